@@ -1,0 +1,1 @@
+"""bptt-bench: the study around the implementations (cost model, tasks, measurement, workflow glue)."""

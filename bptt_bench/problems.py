@@ -1,0 +1,36 @@
+"""Random parameters and inputs for the contract: the one place tests, demo and benchmarks draw them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from implementations.contract import check_choice, check_positive_int
+
+
+def init_params(D: int, H: int, O: int, dtype="float32", radius: float = 1.0, seed: int = 0) -> dict[str, np.ndarray]:
+    """Gaussian parameters; W_hh ~ N(0, radius^2 / H) has spectral radius close to `radius`."""
+    rng = np.random.default_rng(seed)
+    params = {
+        "W_xh": rng.standard_normal((D, H)) / np.sqrt(D),
+        "W_hh": rng.standard_normal((H, H)) * (radius / np.sqrt(H)),
+        "b_h": 0.1 * rng.standard_normal(H),
+        "W_hy": rng.standard_normal((H, O)) / np.sqrt(H),
+        "b_y": 0.1 * rng.standard_normal(O),
+    }
+    return {name: value.astype(dtype) for name, value in params.items()}
+
+
+def random_problem(
+    T: int, B: int, D: int, H: int, O: int, dtype="float32", loss: str = "ce",
+    masked_fraction: float = 0.0, radius: float = 1.0, seed: int = 0,
+):
+    """(params, x (T,B,D), y, mask (T,B)) drawn from `seed`; y is (T,B) ids for 'ce', (T,B,O) for 'mse'."""
+    for name, value in dict(T=T, B=B, D=D, H=H, O=O).items():
+        check_positive_int(name, value)
+    check_choice("loss", loss, ("ce", "mse"))
+    params = init_params(D, H, O, dtype, radius, seed)
+    rng = np.random.default_rng([seed, 1])
+    x = rng.standard_normal((T, B, D)).astype(dtype)
+    y = rng.integers(0, O, (T, B)) if loss == "ce" else rng.standard_normal((T, B, O)).astype(dtype)
+    mask = (rng.random((T, B)) >= masked_fraction).astype(dtype)
+    return params, x, y, mask

@@ -1,0 +1,95 @@
+"""JAX: `lax.scan` over the steps, `jax.value_and_grad`, one jitted program per window shape.
+
+float64 runs inside `jax.enable_x64(True)`, switched on for the duration of a call
+only, so importing this module changes nothing for users who compute in float32.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .base import Implementation
+
+
+def step(params, state, projected):
+    """One step of the recurrence: projected = x_t W_xh + b_h, (B,H)."""
+    state = jnp.tanh(projected + state @ params["W_hh"])
+    return state, state
+
+
+def readout_loss(W_hy, b_y, S, y, mask, loss):
+    """Masked loss of states S (..., B, H) summed over all leading axes, divided by B."""
+    logits = S @ W_hy + b_y
+    if loss == "mse":
+        per_entry = 0.5 * jnp.sum((logits - y) ** 2, axis=-1)
+    else:
+        log_p = jax.nn.log_softmax(logits, axis=-1)
+        per_entry = -jnp.take_along_axis(log_p, y[..., None], axis=-1)[..., 0]
+    return jnp.sum(per_entry * mask) / S.shape[-2]
+
+
+def frozen_prefix(params, state, x, y, mask, loss):
+    """Forward-only steps: (loss, (dW_hy, db_y), final state), memory independent of their number."""
+    readout_value_and_grad = jax.value_and_grad(readout_loss, argnums=(0, 1))
+
+    def body(carry, inputs):
+        state, total, grads = carry
+        x_t, y_t, mask_t = inputs
+        state, _ = step(params, state, x_t @ params["W_xh"] + params["b_h"])
+        value, (g_W, g_b) = readout_value_and_grad(params["W_hy"], params["b_y"], state, y_t, mask_t, loss)
+        return (state, total + value, (grads[0] + g_W, grads[1] + g_b)), None
+
+    zeros = (jnp.zeros_like(params["W_hy"]), jnp.zeros_like(params["b_y"]))
+    (state, total, grads), _ = jax.lax.scan(body, (state, jnp.zeros((), x.dtype), zeros), (x, y, mask))
+    return total, grads, state
+
+
+def window_loss(params, state, x, y, mask, loss, carry_index):
+    """Loss of a window run with gradient from `state`; aux: the state after carry_index steps."""
+    projected = x @ params["W_xh"] + params["b_h"]  # input projection for all steps at once
+    _, S = jax.lax.scan(partial(step, params), state, projected)
+    carried = None if carry_index is None else (state if carry_index == 0 else S[carry_index - 1])
+    return readout_loss(params["W_hy"], params["b_y"], S, y, mask, loss), carried
+
+
+@partial(jax.jit, static_argnames=("loss", "n_frozen", "carry_at"))
+def window(params, state, x, y, mask, loss, n_frozen, carry_at):
+    prefix_loss, prefix_grads = 0.0, None
+    if n_frozen:
+        prefix_loss, prefix_grads, state = frozen_prefix(
+            params, state, x[:n_frozen], y[:n_frozen], mask[:n_frozen], loss
+        )
+    carry_index = None if carry_at is None else carry_at - n_frozen
+    (value, carried), grads = jax.value_and_grad(window_loss, has_aux=True)(
+        params, jax.lax.stop_gradient(state), x[n_frozen:], y[n_frozen:], mask[n_frozen:], loss, carry_index
+    )
+    if prefix_grads is not None:
+        grads = {**grads, "W_hy": grads["W_hy"] + prefix_grads[0], "b_y": grads["b_y"] + prefix_grads[1]}
+    return prefix_loss + value, grads, carried
+
+
+class JaxRNN(Implementation):
+    name = "jax"
+
+    def precision(self, dtype):
+        return jax.enable_x64(np.dtype(dtype) == np.float64)
+
+    def to_native(self, params):
+        return {key: jnp.asarray(value) for key, value in params.items()}
+
+    def to_numpy(self, params):
+        return {key: np.asarray(value) for key, value in params.items()}
+
+    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
+        if state is None:
+            state = jnp.zeros((x.shape[1], params["W_hh"].shape[0]), x.dtype)
+        if loss == "ce":
+            y = y.astype(np.int32)
+        return window(params, state, x, y, mask, loss, n_frozen, carry_at)
+
+
+IMPLEMENTATION = JaxRNN()

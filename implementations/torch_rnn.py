@@ -1,0 +1,80 @@
+"""PyTorch: a step loop under autograd; gradients from torch.autograd.grad.
+
+torch.nn.RNN is not fused on CPU, so an explicit loop of addmm + tanh is as fast and
+keeps the window (frozen prefix, cut, carried state) in plain sight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .base import Implementation
+from .contract import PARAM_NAMES
+
+
+def forward_states(params, state, x):
+    """States after each of n steps: x (n,B,D) -> list of n tensors (B,H)."""
+    n, B, D = x.shape
+    inputs = torch.addmm(params["b_h"], x.reshape(n * B, D), params["W_xh"]).view(n, B, -1)
+    if state is None:
+        state = inputs.new_zeros(B, inputs.shape[-1])
+    states = []
+    for projected in inputs.unbind(0):  # unbind: one backward node, not one full-size zero grad per step
+        state = torch.tanh(torch.addmm(projected, state, params["W_hh"]))
+        states.append(state)
+    return states
+
+
+def readout_loss(params, S, y, mask, loss):
+    """Masked loss of states S (n,B,H), summed over steps and batch, divided by B."""
+    n, B, H = S.shape
+    logits = torch.addmm(params["b_y"], S.reshape(n * B, H), params["W_hy"])
+    if loss == "mse":
+        per_entry = 0.5 * (logits - y.reshape(logits.shape)).square().sum(dim=1)
+    else:
+        per_entry = F.cross_entropy(logits, y.reshape(n * B).long(), reduction="none")
+    return torch.dot(per_entry, mask.reshape(n * B)) / B
+
+
+class TorchRNN(Implementation):
+    name = "torch"
+
+    def to_native(self, params):
+        return {key: torch.from_numpy(value) for key, value in params.items()}
+
+    def to_numpy(self, params):
+        return {key: value.detach().numpy() for key, value in params.items()}
+
+    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
+        x, y, mask = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, y, mask))
+        params = {key: value.detach().requires_grad_() for key, value in params.items()}
+        readout = [params["W_hy"], params["b_y"]]
+        prefix_grads = [torch.zeros_like(p) for p in readout]
+        total = x.new_zeros(())
+        # Frozen prefix: states without a graph, in chunks no longer than the backward
+        # part (memory grows with k2, not k1); their losses reach only the readout.
+        chunk = max(len(x) - n_frozen, 1)
+        for lo in range(0, n_frozen, chunk):
+            hi = min(lo + chunk, n_frozen)
+            with torch.no_grad():
+                S = torch.stack(forward_states(params, state, x[lo:hi]))
+            state = S[-1]
+            value = readout_loss(params, S, y[lo:hi], mask[lo:hi], loss)
+            for acc, grad in zip(prefix_grads, torch.autograd.grad(value, readout)):
+                acc += grad
+            total += value.detach()
+
+        states = forward_states(params, state, x[n_frozen:])
+        value = readout_loss(params, torch.stack(states), y[n_frozen:], mask[n_frozen:], loss)
+        grads = dict(zip(PARAM_NAMES, torch.autograd.grad(value, [params[k] for k in PARAM_NAMES])))
+        grads["W_hy"] += prefix_grads[0]
+        grads["b_y"] += prefix_grads[1]
+        carried = None
+        if carry_at is not None:
+            carried = state if carry_at == n_frozen else states[carry_at - n_frozen - 1].detach()
+        return total + value.detach(), grads, carried
+
+
+IMPLEMENTATION = TorchRNN()
