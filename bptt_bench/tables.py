@@ -1,0 +1,63 @@
+"""Fixed schemas of the study's tables, and writing files atomically.
+
+A row is a flat dict; a table is a pandas concatenation of rows with exactly these
+columns, in this order. Figures read tables only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+PROVENANCE_COLUMNS = [
+    "python_version", "numpy_version", "torch_version", "jax_version", "blas", "cpu_model",
+    "commit", "utc_time",
+]
+
+BENCHMARK_COLUMNS = [
+    "impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype", "threads",
+    "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "compile_s",
+    "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
+    "gflops_per_s", "peak_gflops_per_s", "peak_fraction", "loss", "grad_norm",
+] + PROVENANCE_COLUMNS
+
+STATUSES = ("ok", "timeout", "oom", "nan", "error", "skipped")
+
+
+def _atomic(path: Path | str, write) -> Path:
+    """Call write(tmp_path), then rename onto path: readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path, record: dict) -> Path:
+    return _atomic(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2, default=str) + "\n"))
+
+
+def write_table(table: pd.DataFrame, path) -> Path:
+    """CSV or Parquet by suffix, atomically."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return _atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
+    return _atomic(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """Rows -> DataFrame with exactly `columns`; a missing or extra key is an error."""
+    for row in rows:
+        if set(row) != set(columns):
+            raise ValueError(f"row keys differ from the schema: missing {set(columns) - set(row)}, extra {set(row) - set(columns)}")
+    return pd.DataFrame(rows, columns=columns)
