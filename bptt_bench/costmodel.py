@@ -36,8 +36,12 @@ def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k
     run sum_j (t_j - s_j) backward steps and keep at most k2 states.
     """
     updates = bptt_schedule(T) if method == "bptt" else tbptt_schedule(T, k1, k2)
-    forward = T if mode == "gradient" else sum(u.window_length for u in updates)
-    backward = sum(u.n_backward for u in updates)
+    forward = backward = kept = 0
+    for update in updates:
+        forward += update.window_length
+        backward += update.n_backward
+        kept = max(kept, update.n_backward)
+    if mode == "gradient":
+        forward = T
     F = step_flops(B, D, H, O)
-    kept = max(u.n_backward for u in updates)
     return Cost(forward, backward, forward * F + 2 * backward * F, kept * B * H * np.dtype(dtype).itemsize)

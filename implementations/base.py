@@ -11,12 +11,13 @@ from __future__ import annotations
 import abc
 import contextlib
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from .contract import Problem, check_method, check_problem, check_training
-from .schedule import Update, bptt_schedule, carry_offsets, tbptt_schedule
+from .schedule import Update, bptt_schedule, tbptt_schedule, with_carry_offsets
 
 Params = dict[str, Any]  # framework-native arrays keyed like PARAM_NAMES
 
@@ -53,6 +54,11 @@ class Implementation(abc.ABC):
         """Context in which a whole call runs (JAX switches float64 on here)."""
         return contextlib.nullcontext()
 
+    @abc.abstractmethod
+    def measure_peak_bytes(self, run, inputs=()) -> tuple[Any, int]:
+        """(run(), peak bytes of the working memory run() allocates), by the framework's own
+        bookkeeping; parameters and the arrays in `inputs` are not counted."""
+
     # -- the contract -------------------------------------------------------------
 
     def loss_and_grad(self, params, x, y, mask, method="bptt", loss="ce", k1=None, k2=None):
@@ -65,16 +71,19 @@ class Implementation(abc.ABC):
         truncation = check_method(method, k1, k2)
         problem = check_problem(params, x, y, mask, loss)
         updates = bptt_schedule(problem.T) if truncation is None else tbptt_schedule(problem.T, *truncation)
-        total: Params = {}
+        totals: Params = {}
+        total_loss = 0.0
 
-        def accumulate(theta: Params, grads: Params) -> Params:
+        def accumulate(theta: Params, loss_j: float, grads: Params) -> Params:
+            nonlocal total_loss
+            total_loss += loss_j
             for key, grad in grads.items():
-                total[key] = total[key] + grad if key in total else grad
+                totals[key] = totals[key] + grad if key in totals else grad
             return theta
 
         with self.precision(problem.dtype):
-            losses, _ = self._sweep(self.to_native(problem.params), problem, updates, accumulate)
-            return math.fsum(losses), self.to_numpy(total)
+            self._sweep(self.to_native(problem.params), problem, updates, accumulate)
+            return total_loss, self.to_numpy(totals)
 
     def train_tbptt(self, params, x, y, mask, k1, k2, lr, clip=None, loss="ce"):
         """Online TBPTT(k1, k2): SGD on each segment's gradient g_j, in sequence order.
@@ -86,7 +95,10 @@ class Implementation(abc.ABC):
         lr, clip = check_training(lr, clip)
         problem = check_problem(params, x, y, mask, loss)
 
-        def sgd(theta: Params, grads: Params) -> Params:
+        losses: list[float] = []
+
+        def sgd(theta: Params, loss_j: float, grads: Params) -> Params:
+            losses.append(loss_j)
             scale = lr
             if clip is not None:
                 norm = math.sqrt(math.fsum(float((g * g).sum()) for g in grads.values()))
@@ -96,19 +108,21 @@ class Implementation(abc.ABC):
 
         with self.precision(problem.dtype):
             theta = self.to_native(problem.params)
-            losses, theta = self._sweep(theta, problem, tbptt_schedule(problem.T, *truncation), sgd)
+            theta = self._sweep(theta, problem, tbptt_schedule(problem.T, *truncation), sgd)
             return losses, self.to_numpy(theta)
 
-    def _sweep(self, params: Params, problem: Problem, updates: list[Update], after_update):
-        """Run the windows in order, carrying the state; after_update(params, g_j) -> params."""
-        losses, state = [], None
-        for update, carry_at in zip(updates, carry_offsets(updates)):
+    def _sweep(self, params: Params, problem: Problem, updates: Iterable[Update], after_update):
+        """Run the windows in order, carrying the state; after_update(params, L_j, g_j) -> params.
+
+        Nothing kept grows with T: one window's arrays and the carried (B, H) state.
+        """
+        state = None
+        for update, carry_at in with_carry_offsets(updates):
             lo, hi = update.window_start, update.segment_end
-            mask = problem.mask[lo:hi].copy()
+            mask = problem.mask[lo:hi].astype(problem.dtype)  # a copy, in the compute dtype
             mask[: update.segment_start - lo] = 0  # window steps before the segment inject no loss
             loss_j, grads_j, state = self.window(
                 params, state, problem.x[lo:hi], problem.y[lo:hi], mask, problem.loss, update.n_frozen, carry_at
             )
-            losses.append(float(loss_j))
-            params = after_update(params, grads_j)
-        return losses, params
+            params = after_update(params, float(loss_j), grads_j)
+        return params

@@ -14,12 +14,13 @@ import numpy as np
 METHODS = ("bptt", "tbptt")
 LOSSES = ("ce", "mse")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+CHECK_CHUNK = 256  # steps checked at a time, so that validation memory does not grow with T
 PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Validated inputs: x (T,B,D), y (T,B) int or (T,B,O) float, mask (T,B) in x's dtype."""
+    """Validated inputs: x (T,B,D), y (T,B) int or (T,B,O) float, mask (T,B) of 0/1 (any numeric dtype)."""
 
     params: dict[str, np.ndarray]
     x: np.ndarray
@@ -50,7 +51,7 @@ def check_problem(params, x, y, mask, loss: str = "ce") -> Problem:
     params = _check_params(params, D, x.dtype)
     H, O = params["W_hy"].shape
     y = _check_targets(np.asarray(y), loss, T, B, O, x.dtype)
-    mask = _check_mask(np.asarray(mask), T, B, x.dtype)
+    mask = _check_mask(np.asarray(mask), T, B)
     for name, array in [("x", x)] + ([("y", y)] if loss == "mse" else []):
         _check_finite(name, array)
     return Problem(params, x, y, mask, loss)
@@ -98,19 +99,26 @@ def _check_targets(y: np.ndarray, loss: str, T: int, B: int, O: int, dtype: np.d
     return y
 
 
-def _check_mask(mask: np.ndarray, T: int, B: int, dtype: np.dtype) -> np.ndarray:
+def _check_mask(mask: np.ndarray, T: int, B: int) -> np.ndarray:
     if mask.shape != (T, B):
         raise ValueError(f"mask must have shape (T, B) = {(T, B)}; got {mask.shape}")
     if not (np.issubdtype(mask.dtype, np.number) or mask.dtype == bool):
         raise ValueError(f"mask must be numeric or bool; got dtype {mask.dtype}")
-    if not np.isin(mask, (0, 1)).all():
+    if not all(((chunk == 0) | (chunk == 1)).all() for chunk in _chunks(mask)):
         raise ValueError("mask must hold only 0 and 1")
-    return mask.astype(dtype)
+    return mask
 
 
 def _check_finite(name: str, array: np.ndarray) -> None:
-    if not np.isfinite(array).all():
+    if not all(np.isfinite(chunk).all() for chunk in _chunks(array)):
         raise ValueError(f"{name} contains NaN or Inf")
+
+
+def _chunks(array: np.ndarray):
+    """Slices of at most CHECK_CHUNK along the first axis (the whole array if 0-d)."""
+    if array.ndim == 0:
+        return [array]
+    return (array[i : i + CHECK_CHUNK] for i in range(0, len(array), CHECK_CHUNK))
 
 
 def check_choice(name: str, value, choices: tuple[str, ...]) -> str:

@@ -13,6 +13,7 @@ Words used throughout (see docs/method.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -40,31 +41,33 @@ class Update:
         return self.segment_end - self.cut
 
 
-def tbptt_schedule(T: int, k1: int, k2: int) -> list[Update]:
-    """The ceil(T/k1) updates of TBPTT(k1, k2) over T steps; the last segment may be short."""
-    updates = []
+def tbptt_schedule(T: int, k1: int, k2: int) -> Iterator[Update]:
+    """The ceil(T/k1) updates of TBPTT(k1, k2) over T steps, lazily (memory must not grow
+    with T); the last segment may be short."""
     for j in range(1, math.ceil(T / k1) + 1):
         start, end = (j - 1) * k1, min(j * k1, T)
         cut = max(end - k2, 0)
-        updates.append(Update(start, end, cut, min(cut, start)))
-    return updates
+        yield Update(start, end, cut, min(cut, start))
 
 
-def bptt_schedule(T: int) -> list[Update]:
+def bptt_schedule(T: int) -> Iterator[Update]:
     """Full BPTT as a schedule: one update, one window over all T steps (== TBPTT(T, T))."""
-    return [Update(0, T, 0, 0)]
+    yield Update(0, T, 0, 0)
 
 
-def carry_offsets(updates: list[Update]) -> list[int | None]:
-    """For each update, the window offset of the state the next update starts from.
+def with_carry_offsets(updates: Iterable[Update]) -> Iterator[tuple[Update, int | None]]:
+    """Each update with the window offset of the state the next update starts from.
 
     Update j+1 starts at a_{j+1}, which lies in (s_j, t_j] or equals a_j, so the state
     it needs is one that update j computed with gradient (or update j's own start).
-    None for the last update.
+    The offset is None for the last update.
     """
-    offsets: list[int | None] = []
-    for update, following in zip(updates, updates[1:]):
-        offset = following.window_start - update.window_start
-        assert offset == 0 or offset > update.n_frozen, (update, following)
-        offsets.append(offset)
-    return offsets + [None]
+    updates = iter(updates)
+    current = next(updates, None)
+    for following in updates:
+        offset = following.window_start - current.window_start
+        assert offset == 0 or offset > current.n_frozen, (current, following)
+        yield current, offset
+        current = following
+    if current is not None:
+        yield current, None

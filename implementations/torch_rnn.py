@@ -6,6 +6,8 @@ keeps the window (frozen prefix, cut, carried state) in plain sight.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -46,6 +48,35 @@ class TorchRNN(Implementation):
 
     def to_numpy(self, params):
         return {key: value.detach().numpy() for key, value in params.items()}
+
+    def measure_peak_bytes(self, run, inputs=()):
+        """Peak bytes of the storages autograd holds for the backward, counted once per
+        storage while alive; parameters (leaves) and storages inside `inputs` excluded."""
+        spans = [(a.ctypes.data, a.ctypes.data + a.nbytes) for a in inputs]
+        live: dict[int, list[int]] = {}  # storage address -> [bytes, saved references alive]
+        usage = {"now": 0, "peak": 0}
+
+        def release(address):
+            live[address][1] -= 1
+            if not live[address][1]:
+                usage["now"] -= live.pop(address)[0]
+
+        def pack(tensor):
+            storage = tensor.untyped_storage()
+            address = storage.data_ptr()
+            if (tensor.is_leaf and tensor.requires_grad) or any(lo <= address < hi for lo, hi in spans):
+                return tensor
+            if address not in live:
+                live[address] = [storage.nbytes(), 0]
+                usage["now"] += storage.nbytes()
+                usage["peak"] = max(usage["peak"], usage["now"])
+            live[address][1] += 1
+            weakref.finalize(tensor, release, address)
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            result = run()
+        return result, usage["peak"]
 
     def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
         x, y, mask = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, y, mask))

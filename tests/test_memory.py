@@ -1,0 +1,52 @@
+"""TBPTT is streaming: working memory depends on k2, not on T. BPTT's grows with T.
+
+The one thing that does grow with T is the contract's own output, the list of segment
+losses (a Python float per segment); its size is subtracted from the measured peak.
+"""
+
+import sys
+
+import pytest
+
+from bptt_bench.problems import random_problem
+
+SIZES = dict(B=4, D=8, H=64, O=8)
+
+
+def peak_bytes(impl, T, method="tbptt", dtype="float32"):
+    params, x, y, mask = random_problem(T=T, dtype=dtype, seed=3, **SIZES)
+    if method == "bptt":
+        run = lambda: impl.loss_and_grad(params, x, y, mask)  # noqa: E731
+    else:
+        run = lambda: impl.train_tbptt(params, x, y, mask, k1=16, k2=32, lr=0.01)  # noqa: E731
+    result, peak = impl.measure_peak_bytes(run, inputs=(x, y, mask))
+    return peak - output_bytes(result[0])
+
+
+def output_bytes(losses) -> int:
+    return sys.getsizeof(losses) + sum(sys.getsizeof(value) for value in losses) if isinstance(losses, list) else 0
+
+
+@pytest.mark.parametrize("name, long_T", [("numpy", 100_000), ("torch", 10_000), ("jax", 10_000)])
+def test_tbptt_memory_does_not_grow_with_T(impls, name, long_T):
+    short, long = peak_bytes(impls[name], 1_000), peak_bytes(impls[name], long_T)
+    window_states = 32 * SIZES["B"] * SIZES["H"] * 4
+    assert short >= window_states, f"{name}: measured {short} B, less than the window's own states"
+    assert long <= 1.1 * short, f"{name}: {long} B at T={long_T} vs {short} B at T=1000"
+
+
+def test_tbptt_gradient_mode_is_streaming(impls):
+    impl = impls["numpy"]
+    peaks = []
+    for T in (1_000, 20_000):
+        params, x, y, mask = random_problem(T=T, seed=3, **SIZES)
+        run = lambda: impl.loss_and_grad(params, x, y, mask, method="tbptt", k1=16, k2=32)  # noqa: E731
+        peaks.append(impl.measure_peak_bytes(run)[1])
+    assert peaks[1] <= 1.1 * peaks[0], peaks
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "jax"])
+def test_bptt_memory_grows_with_T(impls, name):
+    """The measurement can tell: BPTT keeps every state, so 4x the steps is ~4x the memory."""
+    short, long = peak_bytes(impls[name], 200, "bptt"), peak_bytes(impls[name], 800, "bptt")
+    assert 3.0 <= long / short <= 5.0, (short, long)
