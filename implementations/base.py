@@ -26,6 +26,7 @@ class Implementation(abc.ABC):
     """One framework's BPTT/TBPTT. Subclasses implement the abstract methods only."""
 
     name: str
+    compiles = False  # True where the first call of a new shape compiles (recorded as compile_s)
 
     # -- what a framework supplies ------------------------------------------------
 
@@ -58,6 +59,13 @@ class Implementation(abc.ABC):
     def measure_peak_bytes(self, run, inputs=()) -> tuple[Any, int]:
         """(run(), peak bytes of the working memory run() allocates), by the framework's own
         bookkeeping; parameters and the arrays in `inputs` are not counted."""
+
+    def set_threads(self, threads: int) -> None:
+        """Limit the framework's own thread pool (the caller also sets environment and affinity)."""
+
+    def backend_info(self) -> str:
+        """The library doing the arithmetic, for provenance."""
+        return ""
 
     # -- the contract -------------------------------------------------------------
 

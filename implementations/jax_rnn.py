@@ -7,6 +7,7 @@ only, so importing this module changes nothing for users who compute in float32.
 from __future__ import annotations
 
 from functools import partial
+from importlib import metadata
 
 import jax
 import jax.numpy as jnp
@@ -74,9 +75,13 @@ def window(params, state, x, y, mask, loss, n_frozen, carry_at):
 
 class JaxRNN(Implementation):
     name = "jax"
+    compiles = True
 
     def __init__(self):
         self._compiled_windows = None  # while measuring: distinct window calls, by signature
+
+    def backend_info(self):
+        return f"XLA on {jax.devices()[0].platform} (jaxlib {metadata.version('jaxlib')})"
 
     def measure_peak_bytes(self, run, inputs=()):
         """Largest XLA temp buffer (compiled memory analysis) over the windows run() used."""

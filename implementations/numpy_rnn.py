@@ -11,6 +11,7 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
+import threadpoolctl
 
 from .base import Implementation
 
@@ -65,6 +66,13 @@ class NumpyRNN(Implementation):
 
     def to_numpy(self, params):
         return dict(params)
+
+    def set_threads(self, threads):
+        threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
+
+    def backend_info(self):
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        return "; ".join(f"{i['internal_api']} {i['version']} {i.get('architecture', '')}".strip() for i in blas)
 
     def measure_peak_bytes(self, run, inputs=()):
         """tracemalloc's peak: exact for NumPy buffers; inputs exist before tracing starts."""

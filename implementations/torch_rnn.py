@@ -49,6 +49,13 @@ class TorchRNN(Implementation):
     def to_numpy(self, params):
         return {key: value.detach().numpy() for key, value in params.items()}
 
+    def set_threads(self, threads):
+        torch.set_num_threads(threads)
+
+    def backend_info(self):
+        blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
+        return f"torch {torch.__version__}, {blas}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+
     def measure_peak_bytes(self, run, inputs=()):
         """Peak bytes of the storages autograd holds for the backward, counted once per
         storage while alive; parameters (leaves) and storages inside `inputs` excluded."""

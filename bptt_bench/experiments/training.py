@@ -24,6 +24,10 @@ from implementations.contract import check_method, check_positive_int
 from implementations.numpy_rnn import forward_states
 
 
+# The columns that tell one training run from another in a table.
+RUN = ["impl", "task", "method", "k1", "k2", "lag", "T", "B", "H", "dtype", "lr", "clip", "seed"]
+
+
 class Progress(NamedTuple):
     """The state of an online run after a sequence; params are the last finite ones."""
 
@@ -125,7 +129,7 @@ def train(
             impl=impl, task=task, method=method, k1=k1, k2=k2, seed=seed, update=progress.updates,
             sequences_seen=progress.sequences_seen, wall_s=progress.wall_s, loss=loss, accuracy=accuracy,
             lag=spec.lag, T=spec.T, B=B, H=H, D=spec.D, O=spec.O, dtype=str(np.dtype(dtype)), lr=lr, clip=clip,
-            status=status,
+            status=status, baseline_loss=spec.baseline_loss, chance_accuracy=spec.chance_accuracy,
         )
 
     rows = [row(Progress(0, 0, 0.0, params, False), *evaluate(params, *held_out, spec.loss), "ok")]
@@ -143,6 +147,5 @@ def train(
 
 
 def final_rows(table):
-    """The last row of every run (impl, task, method, k1, k2, lag, seed) of a training table."""
-    keys = ["impl", "task", "method", "k1", "k2", "lag", "T", "seed"]
-    return table.sort_values("sequences_seen").groupby(keys, dropna=False, sort=False).tail(1)
+    """The last row of every run (the RUN columns) of a training table."""
+    return table.sort_values("sequences_seen", kind="stable").groupby(RUN, dropna=False, sort=False).tail(1)

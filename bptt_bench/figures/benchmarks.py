@@ -8,24 +8,22 @@ The blocks of the grid are read from the rows, never assumed:
 Cells whose status is not 'ok' stay out of curves and colour scales, but are counted in
 panel titles (or named in heatmap cells) and in the captions, so failures stay visible.
 A table holds one configuration (B, H, D, O, dtype, threads); filter before plotting.
+Figures are built without pyplot (no global state, no GUI backend); PNG renders with Agg.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator, PercentFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator, PercentFormatter  # noqa: E402
-
-from bptt_bench.tables import _atomic  # noqa: E402
+from bptt_bench.tables import _atomic
 
 MIB = 2**20
 IMPL_ORDER = ("numpy", "torch", "jax")
@@ -62,7 +60,8 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
         setting=[setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"])],
         ok=table["status"].eq("ok"),
     )
-    return labelled.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL)
+    labelled = labelled.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL)
+    return labelled.reset_index(drop=True)  # concatenated rows may repeat index labels
 
 
 def scaling_block(table: pd.DataFrame) -> pd.DataFrame:
@@ -118,34 +117,52 @@ def _config_text(rows: pd.DataFrame) -> str:
 
 
 def _not_plotted(rows: pd.DataFrame) -> str:
-    """'2 cells not plotted: 1 timeout, 1 oom', or '' when every cell is ok."""
+    """'2 cells not plotted: 1 timeout, 1 oom' ('3 cells not plotted: oom'), or '' when every cell is ok."""
     counts = rows.loc[~rows["ok"], "status"].value_counts()
     if counts.empty:
         return ""
     cells_word = "cell" if counts.sum() == 1 else "cells"
-    return f"{counts.sum()} {cells_word} not plotted: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    statuses = ", ".join(f"{n} {s}" for s, n in counts.items()) if len(counts) > 1 else counts.index[0]
+    return f"{counts.sum()} {cells_word} not plotted: {statuses}"
 
 
-def _failed_cells(rows: pd.DataFrame, most: int = 6) -> str:
-    """Caption text naming the cells that are not ok, e.g. ' Not ok: numpy BPTT at T=4096 (timeout).'"""
-    failed = rows[~rows["ok"]].sort_values(["impl", "method", "k1", "k2", "T"])
-    if failed.empty:
-        return ""
-    names = [f"{r.impl} {r.setting} at T={r.T} ({r.status})" for r in failed.head(most).itertuples()]
-    more = f" and {len(failed) - most} more" if len(failed) > most else ""
-    return " Not ok: " + "; ".join(names) + more + "."
+def _failed_cells(rows: pd.DataFrame) -> str:
+    """Caption text on the cells that are not ok: named when few, counted per framework and status when many.
+
+    e.g. ' Not ok: numpy BPTT at T=4096 (timeout); 14 jax cells (error).'
+    """
+    failed = rows[~rows["ok"]].sort_values(["method", "k1", "k2", "T"])
+    parts = []
+    for impl in _impls(failed):
+        for status, group in failed[failed["impl"] == impl].groupby("status"):
+            if len(group) <= 2:
+                parts += [f"{impl} {r.setting} at T={r.T:g} ({status})" for r in group.itertuples()]
+            else:
+                parts.append(f"{len(group)} {impl} cells ({status})")
+    return " Not ok: " + "; ".join(parts) + "." if parts else ""
 
 
-def _panels(impls: list[str]):
-    """One panel per framework, sharing both axes, legends outside on the right."""
-    fig, axes = plt.subplots(1, len(impls), figsize=(4.3 * len(impls) + 2, 4.2), sharex=True, sharey=True,
-                             squeeze=False, layout="constrained")
-    return fig, axes[0]
+def _per_framework(table: pd.DataFrame, draw) -> tuple[Figure, np.ndarray, pd.DataFrame]:
+    """(figure, axes, scaling-block cells): one panel per framework over T, sharing both axes.
 
-
-def _panel_title(ax, impl: str, rows: pd.DataFrame, extra: str = "") -> None:
-    note = "; ".join(n for n in (_not_plotted(rows), extra) if n)
-    ax.set_title(impl + (f"\n{note}" if note else ""), fontsize=10)
+    draw(ax, panel_cells, palette) plots one framework and returns a note for its title.
+    """
+    rows = scaling_block(table)
+    palette = _palette(rows)
+    impls = _impls(rows)
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(4.3 * len(impls) + 2, 4.2), layout="constrained")
+        axes = fig.subplots(1, len(impls), sharex=True, sharey=True, squeeze=False)[0]
+    for ax, impl in zip(axes, impls):
+        panel = rows[rows["impl"] == impl]
+        absent = ", ".join(s for s in palette if s not in set(panel["setting"]))
+        notes = (draw(ax, panel, palette), _not_plotted(panel), absent and f"not run: {absent}")
+        note = "; ".join(n for n in notes if n)
+        ax.set_title(impl + (f"\n{note}" if note else ""), fontsize=10)
+        _T_axis(ax, rows)
+    handles = [Line2D([], [], color=c, marker="o", label=s) for s, c in palette.items()]
+    fig.legend(handles=handles, title="setting", loc="outside right upper")
+    return fig, axes, rows
 
 
 def _T_axis(ax, rows: pd.DataFrame) -> None:
@@ -166,80 +183,65 @@ def _log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _settings_legend(fig, palette: dict) -> None:
-    handles = [Line2D([], [], color=c, marker="o", label=s) for s, c in palette.items()]
-    fig.legend(handles=handles, title="setting", loc="outside right upper")
-
-
 def _save(fig, out_stem) -> list[Path]:
     """out_stem.png (150 dpi) and out_stem.pdf, each written atomically."""
     out_stem = Path(out_stem)
-    paths = [
+    return [
         _atomic(out_stem.with_suffix(f".{fmt}"),
                 lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
         for fmt in ("png", "pdf")
     ]
-    plt.close(fig)
-    return paths
+
+
+def _draw_time(ax, panel: pd.DataFrame, palette: dict) -> str:
+    for setting, line in panel[panel["ok"]].sort_values("T").groupby("setting"):
+        median = line["time_median_s"]
+        # half the IQR either side, kept above 0 for the log axis
+        low = (line["time_iqr_s"] / 2).clip(upper=0.99 * median).fillna(0)
+        high = (line["time_iqr_s"] / 2).fillna(0)
+        ax.errorbar(line["T"], median, yerr=[low, high], color=palette[setting], marker="o", markersize=4,
+                    capsize=2)
+    return ""
 
 
 def plot_time_vs_T(table: pd.DataFrame, out_stem) -> list[Path]:
     """Time per sequence (s) vs T, log-log: one line per setting, one panel per framework."""
-    rows = scaling_block(table)
-    palette = _palette(rows)
-    with sns.axes_style("whitegrid"):
-        fig, axes = _panels(_impls(rows))
-        for ax, impl in zip(axes, _impls(rows)):
-            panel = rows[rows["impl"] == impl]
-            for setting, line in panel[panel["ok"]].sort_values("T").groupby("setting"):
-                median = line["time_median_s"]
-                # half the IQR either side, kept above 0 for the log axis
-                low = (line["time_iqr_s"] / 2).clip(upper=0.99 * median).fillna(0)
-                high = (line["time_iqr_s"] / 2).fillna(0)
-                ax.errorbar(line["T"], median, yerr=[low, high], color=palette[setting], marker="o",
-                            markersize=4, capsize=2)
-            _panel_title(ax, impl, panel)
-            _T_axis(ax, rows)
-        _log_y(axes[0])
-        axes[0].set_ylabel("time per sequence (s)")
-        fig.suptitle("Time of one pass over one sequence (BPTT: loss + gradient; TBPTT: training)\n"
-                     f"{_config_text(rows)}; {IQR_NOTE}", fontsize=10)
-        _settings_legend(fig, palette)
-        return _save(fig, out_stem)
+    fig, axes, rows = _per_framework(table, _draw_time)
+    _log_y(axes[0])
+    axes[0].set_ylabel("time per sequence (s)")
+    fig.suptitle("Time of one pass over one sequence (BPTT: loss + gradient; TBPTT: training)\n"
+                 f"{_config_text(rows)}; {IQR_NOTE}", fontsize=10)
+    return _save(fig, out_stem)
+
+
+def _draw_memory(ax, panel: pd.DataFrame, palette: dict) -> str:
+    non_positive = 0
+    for setting in _settings(panel):
+        cells_of = panel[panel["setting"] == setting].sort_values("T")
+        for _, column, style, marker in MEMORY_MEASURES:
+            # the model holds for every cell; measurements only for ok ones
+            line = cells_of if column == "analytic_activation_bytes" else cells_of[cells_of["ok"]]
+            values = line[column]
+            non_positive += int((values <= 0).sum())
+            keep = values > 0  # a log axis cannot show 0 (e.g. RSS below the baseline)
+            ax.plot(line["T"][keep], values[keep] / MIB, color=palette[setting], linestyle=style, marker=marker,
+                    markersize=4)
+    native = f"native: {NATIVE_PEAK.get(panel['impl'].iloc[0], 'framework-reported')}"
+    return native + (f"; {non_positive} values <= 0 B not drawn" if non_positive else "")
 
 
 def plot_memory_vs_T(table: pd.DataFrame, out_stem) -> list[Path]:
     """Peak memory (MiB) vs T, log-log: measured RSS and framework-native peak beside the model."""
-    rows = scaling_block(table)
-    palette = _palette(rows)
-    with sns.axes_style("whitegrid"):
-        fig, axes = _panels(_impls(rows))
-        for ax, impl in zip(axes, _impls(rows)):
-            panel = rows[rows["impl"] == impl]
-            non_positive = 0
-            for setting in _settings(panel):
-                cells_of = panel[panel["setting"] == setting].sort_values("T")
-                for _, column, style, marker in MEMORY_MEASURES:
-                    # the model holds for every cell; measurements only for ok ones
-                    line = cells_of if column == "analytic_activation_bytes" else cells_of[cells_of["ok"]]
-                    values = line[column]
-                    non_positive += int((values <= 0).sum())
-                    keep = values > 0  # a log axis cannot show 0 (e.g. RSS below the baseline)
-                    ax.plot(line["T"][keep], values[keep] / MIB, color=palette[setting], linestyle=style,
-                            marker=marker, markersize=4)
-            skipped = f"{non_positive} value(s) <= 0 B not drawn" if non_positive else ""
-            _panel_title(ax, f"{impl} (native: {NATIVE_PEAK.get(impl, 'framework-reported')})", panel, skipped)
-            _T_axis(ax, rows)
-        _log_y(axes[0])
-        axes[0].set_ylabel("peak memory (MiB)")
-        fig.suptitle(f"Peak memory of one pass over one sequence vs T — {_config_text(rows)}\n"
-                     "analytic model: longest gradient window × B × H × itemsize "
-                     "(BPTT grows with T, TBPTT stays at k2)", fontsize=10)
-        _settings_legend(fig, palette)
-        measures = [Line2D([], [], color="0.3", linestyle=style, marker=marker, label=label)
-                    for label, _, style, marker in MEMORY_MEASURES]
-        fig.legend(handles=measures, title="memory", loc="outside right lower")
-        return _save(fig, out_stem)
+    fig, axes, rows = _per_framework(table, _draw_memory)
+    _log_y(axes[0])
+    axes[0].set_ylabel("peak memory (MiB)")
+    fig.suptitle(f"Peak memory of one pass over one sequence vs T — {_config_text(rows)}\n"
+                 "analytic model: longest gradient window × B × H × itemsize "
+                 "(BPTT grows with T, TBPTT stays at k2)", fontsize=10)
+    measures = [Line2D([], [], color="0.3", linestyle=style, marker=marker, label=label)
+                for label, _, style, marker in MEMORY_MEASURES]
+    fig.legend(handles=measures, title="memory", loc="outside right lower")
+    return _save(fig, out_stem)
 
 
 def _heatmap(ax, tbptt: pd.DataFrame, column: str, scale: float, unit: str, cmap: str, k1s, k2s) -> None:
@@ -249,9 +251,10 @@ def _heatmap(ax, tbptt: pd.DataFrame, column: str, scale: float, unit: str, cmap
     values = ok.pivot(index="k1", columns="k2", values=column).reindex(**grid) / scale
     finite = values.to_numpy()[np.isfinite(values.to_numpy()) & (values.to_numpy() > 0)]
     wide = finite.size and finite.max() >= 3 * finite.min()  # a log scale helps only over a wide range
+    scale_kws = ({"norm": LogNorm(finite.min(), finite.max())} if wide else {} if finite.size
+                 else {"vmin": 0, "vmax": 1, "cbar": False})  # no ok cell: nothing to scale
     sns.heatmap(values, ax=ax, annot=values.map(lambda v: f"{v:.3g}" if np.isfinite(v) else ""), fmt="",
-                cmap=cmap, norm=LogNorm(finite.min(), finite.max()) if wide else None, linewidths=0.5,
-                cbar_kws={"label": unit})
+                cmap=cmap, linewidths=0.5, cbar_kws={"label": unit}, **scale_kws)
     if wide:
         colorbar = ax.collections[0].colorbar.ax.yaxis
         colorbar.set_major_locator(LogLocator(subs=(1, 2, 5)))
@@ -274,7 +277,8 @@ def plot_truncation_heatmaps(table: pd.DataFrame, out_stem) -> list[Path]:
     tbptt = rows[rows["method"] == "tbptt"]
     k1s, k2s = sorted(tbptt["k1"].unique()), sorted(tbptt["k2"].unique())
     impls = _impls(rows)
-    fig, axes = plt.subplots(len(impls), 2, figsize=(10.5, 3.3 * len(impls) + 0.8), squeeze=False)
+    fig = Figure(figsize=(10.5, 3.3 * len(impls) + 0.8), layout="constrained")
+    axes = fig.subplots(len(impls), 2, squeeze=False)
     for (ax_time, ax_memory), impl in zip(axes, impls):
         bptt = rows[(rows["impl"] == impl) & (rows["method"] == "bptt") & rows["ok"]]
         time_ref = f" (BPTT: {bptt['time_median_s'].iloc[0]:.3g} s)" if len(bptt) else ""
@@ -289,7 +293,6 @@ def plot_truncation_heatmaps(table: pd.DataFrame, out_stem) -> list[Path]:
     fig.suptitle(f"TBPTT(k1, k2) at T={T}, B={r['B']:g}, H={r['H']:g} ({r['dtype']}): every k1 steps, "
                  "backpropagate k2 steps\ngrey: not measured, or failed (status in red)",
                  fontsize=10)
-    fig.tight_layout()
     return _save(fig, out_stem)
 
 
@@ -301,30 +304,25 @@ def _peak_text(rows: pd.DataFrame) -> str:
     return f"{low:.0f} GFLOP/s" if np.isclose(low, high, rtol=1e-3) else f"{low:.0f}–{high:.0f} GFLOP/s"
 
 
+def _draw_peak_fraction(ax, panel: pd.DataFrame, palette: dict) -> str:
+    for setting, line in panel[panel["ok"]].sort_values("T").groupby("setting"):
+        ax.plot(line["T"], line["peak_fraction"], color=palette[setting], marker="o", markersize=4)
+    return ""
+
+
 def plot_peak_fraction(table: pd.DataFrame, out_stem) -> list[Path]:
     """Achieved fraction of the measured matmul peak vs T, one line per setting, one panel per framework."""
-    rows = scaling_block(table)
-    palette = _palette(rows)
-    ok = rows[rows["ok"]]
-    with sns.axes_style("whitegrid"):
-        fig, axes = _panels(_impls(rows))
-        for ax, impl in zip(axes, _impls(rows)):
-            panel = rows[rows["impl"] == impl]
-            for setting, line in ok[ok["impl"] == impl].sort_values("T").groupby("setting"):
-                ax.plot(line["T"], line["peak_fraction"], color=palette[setting], marker="o", markersize=4)
-            _panel_title(ax, impl, panel)
-            _T_axis(ax, rows)
-        if ok["peak_fraction"].max() > 0.5:  # the ceiling is worth drawing only when it is near
-            for ax in axes:
-                ax.axhline(1.0, color="0.4", linestyle=":")
-        axes[0].set_ylim(bottom=0)
-        axes[0].yaxis.set_major_formatter(PercentFormatter(1.0))
-        axes[0].set_ylabel("achieved / peak matmul GFLOP/s")
-        fig.suptitle(f"Achieved fraction of the machine's measured matmul peak ({_peak_text(rows)})\n"
-                     f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows); "
-                     f"{_config_text(rows)}", fontsize=10)
-        _settings_legend(fig, palette)
-        return _save(fig, out_stem)
+    fig, axes, rows = _per_framework(table, _draw_peak_fraction)
+    if rows.loc[rows["ok"], "peak_fraction"].max() > 0.5:  # the ceiling is worth drawing only when near
+        for ax in axes:
+            ax.axhline(1.0, color="0.4", linestyle=":")
+    axes[0].set_ylim(bottom=0)
+    axes[0].yaxis.set_major_formatter(PercentFormatter(1.0))
+    axes[0].set_ylabel("achieved / peak matmul GFLOP/s")
+    fig.suptitle(f"Achieved fraction of the machine's measured matmul peak ({_peak_text(rows)})\n"
+                 f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows); {_config_text(rows)}",
+                 fontsize=10)
+    return _save(fig, out_stem)
 
 
 def _per_impl(rows: pd.DataFrame, value) -> str:
@@ -368,20 +366,21 @@ def _memory_caption(table) -> str:
             ratio, T0, T1 = _growth(measured[measured["impl"] == impl], "framework_peak_bytes")
             grows.append(f"×{ratio:.3g} ({impl}, T={T0:g}→{T1:g})")
         model, T0, T1 = _growth(bptt.drop_duplicates("T"), "analytic_activation_bytes")
-        text.append(f"BPTT's grows {', '.join(grows)}; the model grows ×{model:.3g} "
-                    f"over T={T0:g}→{T1:g}")
+        text.append(f"BPTT grows {', '.join(grows)}, against ×{model:.3g} in the model (T={T0:g}→{T1:g})")
     flat = ok[(ok["method"] == "tbptt") & ok["framework_peak_bytes"].notna()]
     spread = flat.groupby(["setting", "impl"])["framework_peak_bytes"].agg(lambda v: v.max() / v.min() - 1)
     if len(spread):
         (setting, impl), worst = spread.idxmax(), spread.max()
-        text.append(f"every TBPTT setting's stays within {100 * worst:.3g}% of its "
-                    f"smallest value across T (largest spread: {setting}, {impl})")
+        text.append(f"every TBPTT setting stays within {100 * worst:.3g}% of its smallest value across T "
+                    f"(largest spread: {setting}, {impl})")
+    if not text:
+        return "No framework-native peak memory was measured." + _failed_cells(rows)
     return "Framework-native peak memory: " + "; ".join(text) + "." + _failed_cells(rows)
 
 
 def _truncation_caption(table) -> str:
     T, rows = truncation_block(table)
-    tbptt = rows[(rows["method"] == "tbptt")]
+    tbptt = rows[rows["method"] == "tbptt"]
     ok = tbptt[tbptt["ok"]]
     parts = []
     for impl in _impls(ok):
@@ -389,7 +388,7 @@ def _truncation_caption(table) -> str:
         fastest = mine.loc[mine["time_median_s"].idxmin()]
         memory = mine["framework_peak_bytes"] / MIB
         parts.append(f"{impl} {mine['time_median_s'].min():.3g}–{mine['time_median_s'].max():.3g} s "
-                     f"(fastest {fastest.setting}), {memory.min():.3g}–{memory.max():.3g} MiB")
+                     f"(fastest {fastest['setting']}), {memory.min():.3g}–{memory.max():.3g} MiB")
     n_pairs = len(tbptt.drop_duplicates(["k1", "k2"]))
     return (f"At T={T}, over {n_pairs} (k1, k2) pairs, time per sequence and framework-native peak span: "
             + "; ".join(parts) + "." + _failed_cells(tbptt))

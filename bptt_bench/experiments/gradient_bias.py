@@ -1,0 +1,79 @@
+"""Experiment 3: how far is the TBPTT(k1, k2) gradient from the BPTT gradient?
+
+Gradient mode (parameters fixed for the whole sequence), all parameters flattened into
+one vector: cosine similarity and relative error ||G_tbptt - G_bptt|| / ||G_bptt||, per
+batch, at initialisation and after partial BPTT training. k2 >= T must give cosine 1 and
+relative error 0 to rounding (the contract's identity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import implementations
+from bptt_bench import tasks
+from bptt_bench.experiments.training import online_sgd
+from bptt_bench.problems import init_params
+from implementations.contract import PARAM_NAMES, check_positive_int
+
+TRUNCATIONS = tuple((k1, k2) for k1 in (1, 4, 16) for k2 in (1, 2, 4, 8, 16, 32))
+
+
+def flatten(grads: dict) -> np.ndarray:
+    """All parameters' gradients as one float64 vector, in PARAM_NAMES order."""
+    return np.concatenate([np.asarray(grads[name], np.float64).ravel() for name in PARAM_NAMES])
+
+
+def gradient_bias(
+    impl: str = "numpy",
+    task: str = "delayed_recall",
+    task_params: dict | None = None,
+    truncations=TRUNCATIONS,
+    n_batches: int = 8,
+    n_train: int = 500,
+    H: int = 32,
+    B: int = 32,
+    lr: float = 0.01,
+    seed: int = 0,
+    dtype: str = "float64",
+) -> list[dict]:
+    """Rows (GRADIENT_BIAS_COLUMNS) per state ('init', 'trained'), (k1, k2) and batch.
+
+    task_params default: delayed recall {'T': 32, 'lag': 8, 'V': 4}. 'trained' is
+    n_train sequences of online BPTT (SGD, lr) with `impl` from the 'init' parameters;
+    sequences_seen says how many ran (fewer if training diverged). The n_batches
+    batches of B sequences are the same for both states and every truncation. float64
+    by default, so that frameworks agree to ~1e-12 and the numbers are the bias alone.
+    """
+    task_params = {"T": 32, "lag": 8, "V": 4} if task_params is None else dict(task_params)
+    spec = tasks.info(task, **task_params)
+    check_positive_int("n_batches", n_batches)
+    check_positive_int("n_train", n_train)
+    implementation = implementations.load(impl)
+    params = init_params(spec.D, H, spec.O, dtype, seed=seed)
+    training_rng = np.random.default_rng([seed, 1])
+    training = (tasks.make(task, B, training_rng, dtype, **task_params) for _ in range(n_train))
+    progress = None
+    for progress in online_sgd(implementation, params, training, spec.T, spec.T, lr, None, spec.loss):
+        pass
+    states = {"init": (params, 0), "trained": (progress.params, progress.sequences_seen)}
+    batch_rng = np.random.default_rng([seed, 2])
+    batches = [tasks.make(task, B, batch_rng, dtype, **task_params) for _ in range(n_batches)]
+
+    rows = []
+    for state, (theta, sequences_seen) in states.items():
+        for batch, (x, y, mask) in enumerate(batches):
+            _, grads = implementation.loss_and_grad(theta, x, y, mask, method="bptt", loss=spec.loss)
+            full = flatten(grads)
+            for k1, k2 in truncations:
+                _, grads = implementation.loss_and_grad(theta, x, y, mask, "tbptt", spec.loss, k1, k2)
+                truncated = flatten(grads)
+                norm_full, norm_truncated = np.linalg.norm(full), np.linalg.norm(truncated)
+                rows.append(dict(
+                    impl=impl, task=task, state=state, sequences_seen=sequences_seen, k1=k1, k2=k2, batch=batch,
+                    cosine=float(full @ truncated / max(norm_full * norm_truncated, np.finfo(float).tiny)),
+                    relative_error=float(np.linalg.norm(truncated - full) / max(norm_full, np.finfo(float).tiny)),
+                    bptt_grad_norm=float(norm_full), tbptt_grad_norm=float(norm_truncated),
+                    lag=spec.lag, T=spec.T, B=B, H=H, seed=seed, dtype=str(np.dtype(dtype)),
+                ))
+    return rows

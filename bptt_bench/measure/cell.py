@@ -1,0 +1,98 @@
+"""One measured cell of the grid: a spec in, a flat BENCHMARK_COLUMNS row out.
+
+The measuring happens in a fresh worker process (bptt_bench.measure.worker) whose
+threads, CPU affinity and BLAS kernel are set before any framework is imported; this
+side only checks the spec, applies the budget, enforces the time limit and records
+faults as statuses, so one bad cell never stops a study.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import implementations
+from implementations.contract import check_choice, check_method, check_positive_int
+
+from ..costmodel import cost
+from ..tables import BENCHMARK_COLUMNS
+from .process import run_in_worker
+from .provenance import provenance
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    impl: str
+    method: str
+    T: int
+    B: int
+    H: int
+    D: int
+    O: int
+    k1: int | None = None
+    k2: int | None = None
+    dtype: str = "float32"
+    threads: int = 1
+    repeats: int = 5
+    lr: float = 0.01  # SGD step of the timed training-mode pass
+    seed: int = 0
+    time_limit_s: float = 300.0
+    memory_budget_bytes: int | None = None
+
+    def __post_init__(self):
+        if self.impl not in implementations.NAMES:
+            raise ValueError(f"impl: unknown implementation {self.impl!r}; known: {', '.join(implementations.NAMES)}")
+        check_method(self.method, self.k1, self.k2)
+        for name in ("T", "B", "H", "D", "O", "threads", "repeats"):
+            check_positive_int(name, getattr(self, name))
+        check_choice("dtype", self.dtype, ("float32", "float64"))
+        if not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be > 0; got {self.time_limit_s}")
+
+    @property
+    def cost(self):
+        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2)
+
+
+def measure_cell(spec: CellSpec, peak_gflops: float | None = None) -> dict:
+    """Measure `spec` in a worker process; the row's status says whether it worked."""
+    result = _run_worker(spec) if _within_budget(spec) else {
+        "status": "skipped",
+        "reason": f"analytic activation memory {spec.cost.activation_bytes} B exceeds the budget {spec.memory_budget_bytes} B",
+    }
+    return _row(spec, result, peak_gflops)
+
+
+def _within_budget(spec: CellSpec) -> bool:
+    return spec.memory_budget_bytes is None or spec.cost.activation_bytes <= spec.memory_budget_bytes
+
+
+def _run_worker(spec: CellSpec) -> dict:
+    # Backstop for a call that never returns; the worker itself stops repeating at the limit.
+    kill_after = 1.5 * spec.time_limit_s + 60
+    result = run_in_worker(asdict(spec), spec.threads, kill_after)
+    if result["status"] == "timeout" and "warm-up" not in result["reason"] and "repeats" not in result["reason"]:
+        result["reason"] += f" (time limit {spec.time_limit_s} s)"
+    return result
+
+
+def _row(spec: CellSpec, result: dict, peak_gflops: float | None) -> dict:
+    """The flat row: spec, analytic cost, what the worker measured (NaN where it did not), provenance."""
+    model = spec.cost
+    nan = math.nan
+    time_median = result.get("time_median_s", nan)
+    gflops = model.flops / time_median / 1e9 if time_median == time_median and time_median > 0 else nan
+    peak = nan if peak_gflops is None else float(peak_gflops)
+    row = {
+        "impl": spec.impl, "method": spec.method, "T": spec.T, "k1": spec.k1, "k2": spec.k2,
+        "B": spec.B, "H": spec.H, "D": spec.D, "O": spec.O, "dtype": spec.dtype, "threads": spec.threads,
+        "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
+        "n_repeats": result.get("n_repeats", 0),
+        **{key: result.get(key, nan) for key in (
+            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s", "setup_s", "cell_wall_s",
+            "peak_rss_bytes", "framework_peak_bytes", "loss", "grad_norm")},
+        "analytic_activation_bytes": model.activation_bytes, "flops": model.flops,
+        "gflops_per_s": gflops, "peak_gflops_per_s": peak, "peak_fraction": gflops / peak,
+        **provenance(result.get("blas", "")),
+    }
+    return {column: row[column] for column in BENCHMARK_COLUMNS}
