@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogFormatter
 
 from bptt_bench.experiments.training import RUN, final_rows
 from bptt_bench.figures.benchmarks import setting_label
@@ -24,6 +25,7 @@ LEARNED = 0.9  # a lag counts as learned when the mean final accuracy over seeds
 JOIN = ["impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype"]
 SPREAD = ("pi", 100)  # bands and bars: the range over seeds (or batches)
 DIVERGED = dict(marker="X", s=90, edgecolor="black", linewidth=0.8, zorder=5)
+PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 2.4 rather than 2.4 x 10^0
 
 
 def _save(fig, out_stem) -> list[Path]:
@@ -168,8 +170,11 @@ def plot_loss_curves(training: pd.DataFrame, out_stem, tasks=("copy_memory", "di
             ax.axhline(baseline, color="grey", linestyle=":", linewidth=1)
             ax.set_ylabel(f"held-out loss per target step ({unit})")
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(PLAIN)
+            ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
         ax_updates.set_xscale("symlog", linthresh=10)
         ax_updates.set_xlim(left=0)
+        ax_updates.xaxis.set_major_formatter(PLAIN)
         ax_updates.set_xlabel("SGD updates (one per segment; symlog scale)")
         ax_seconds.set_xlabel("training time (s, evaluation excluded)")
         T, lag, n = rows["T"].iloc[0], rows["lag"].iloc[0], rows["seed"].nunique()

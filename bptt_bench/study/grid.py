@@ -1,0 +1,32 @@
+"""Expanding the checked configuration into the cells of the benchmark grid."""
+
+from __future__ import annotations
+
+import itertools
+
+from ..measure.cell import CellSpec
+
+
+def cell_id(spec: CellSpec) -> str:
+    """A readable, unique file name for a cell: numpy_tbptt_T1024_k16-32_B32_H256_D32_O32_float32_1t."""
+    truncation = "" if spec.method == "bptt" else f"_k{spec.k1}-{spec.k2}"
+    return (f"{spec.impl}_{spec.method}_T{spec.T}{truncation}_B{spec.B}_H{spec.H}_D{spec.D}_O{spec.O}"
+            f"_{spec.dtype}_{spec.threads}t")
+
+
+def expand(config: dict) -> dict[str, CellSpec]:
+    """All cells of all grids, keyed by cell_id (a cell in two grids is measured once)."""
+    benchmark = config["benchmark"]
+    common = dict(dtype=benchmark["dtype"], threads=benchmark["threads"], repeats=benchmark["repeats"],
+                  lr=benchmark["lr"], seed=benchmark["seed"], time_limit_s=benchmark["time_limit_s"],
+                  memory_budget_bytes=int(benchmark["memory_budget_gib"] * 2**30))
+    cells: dict[str, CellSpec] = {}
+    for grid in benchmark["grids"]:
+        sizes = {name: grid.get(name, benchmark[name]) for name in ("B", "H", "D", "O")}
+        truncations = [tuple(pair) for pair in grid.get("truncations", [])]
+        truncations += list(itertools.product(grid.get("k1", []), grid.get("k2", [])))
+        methods = ([("bptt", None, None)] if grid["bptt"] else []) + [("tbptt", k1, k2) for k1, k2 in truncations]
+        for impl, T, (method, k1, k2) in itertools.product(grid.get("impls", benchmark["impls"]), grid["T"], methods):
+            spec = CellSpec(impl=impl, method=method, T=T, k1=k1, k2=k2, **sizes, **common)
+            cells.setdefault(cell_id(spec), spec)
+    return cells

@@ -1,0 +1,101 @@
+BENCHMARK_FIGURES = expand(
+    "results/figures/{figure}.{ext}",
+    figure=["time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction"],
+    ext=["png", "pdf"],
+)
+
+
+# Timed rules take every core Snakemake has (nothing runs beside them) and the
+# `timed` resource, limited to 1 in the default profile: timings never overlap.
+rule matmul_peak:
+    output:
+        "results/machine/peak_{dtype}_{threads}t.json",
+    log:
+        "logs/matmul_peak_{dtype}_{threads}t.log",
+    conda:
+        "../envs/bptt-bench.yaml"
+    threads: workflow.cores
+    resources:
+        timed=1,
+    params:
+        impls=config["benchmark"]["impls"],
+    script:
+        "../scripts/matmul_peak.py"
+
+
+rule measure_cell:
+    input:
+        peak=peak_file,
+    output:
+        "results/cells/{cell}.json",
+    log:
+        "logs/cells/{cell}.log",
+    conda:
+        "../envs/bptt-bench.yaml"
+    threads: workflow.cores
+    resources:
+        timed=1,
+    params:
+        spec=cell_spec,
+    script:
+        "../scripts/measure_cell.py"
+
+
+rule benchmark_table:
+    input:
+        expand("results/cells/{cell}.json", cell=CELLS),
+    output:
+        csv=report(
+            "results/tables/benchmarks.csv",
+            caption="../report/benchmarks_table.rst",
+            category="Tables",
+        ),
+        parquet="results/tables/benchmarks.parquet",
+    log:
+        "logs/benchmark_table.log",
+    conda:
+        "../envs/bptt-bench.yaml"
+    script:
+        "../scripts/benchmark_table.py"
+
+
+rule benchmark_figures:
+    input:
+        "results/tables/benchmarks.parquet",
+    output:
+        time_vs_T=report(
+            "results/figures/time_vs_T.png",
+            caption="../report/time_vs_T.rst",
+            category="Benchmarks",
+        ),
+        memory_vs_T=report(
+            "results/figures/memory_vs_T.png",
+            caption="../report/memory_vs_T.rst",
+            category="Benchmarks",
+        ),
+        truncation_heatmaps=report(
+            "results/figures/truncation_heatmaps.png",
+            caption="../report/truncation_heatmaps.rst",
+            category="Benchmarks",
+        ),
+        peak_fraction=report(
+            "results/figures/peak_fraction.png",
+            caption="../report/peak_fraction.rst",
+            category="Benchmarks",
+        ),
+        pdfs=expand(
+            "results/figures/{figure}.pdf",
+            figure=[
+                "time_vs_T",
+                "memory_vs_T",
+                "truncation_heatmaps",
+                "peak_fraction",
+            ],
+        ),
+        summary="results/figures/benchmarks_summary.json",
+    log:
+        "logs/benchmark_figures.log",
+    conda:
+        "../envs/bptt-bench.yaml"
+    script:
+        "../scripts/benchmark_figures.py"

@@ -1,0 +1,16 @@
+"""Draw the four benchmark figures (PNG and PDF) and their one-line summaries from the table."""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from bptt_bench.figures import benchmarks
+from bptt_bench.tables import write_json
+
+sys.stdout = sys.stderr = open(snakemake.log[0], "w")
+table = pd.read_parquet(snakemake.input[0])
+for name in ("time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction"):
+    stem = Path(snakemake.output[name]).with_suffix("")
+    getattr(benchmarks, f"plot_{name}")(table, stem)
+write_json(snakemake.output.summary, benchmarks.summarize(table))

@@ -1,0 +1,14 @@
+"""Measure one cell (in its own worker process) and write its row; faults become a status, not a failed job."""
+
+import json
+import sys
+from pathlib import Path
+
+from bptt_bench.measure.cell import CellSpec, measure_cell
+from bptt_bench.tables import write_json
+
+sys.stdout = sys.stderr = open(snakemake.log[0], "w")
+peak = json.loads(Path(snakemake.input.peak).read_text())["peak_gflops_per_s"]
+row = measure_cell(CellSpec(**snakemake.params.spec), peak)
+print(f"{row['status']} {row['reason']} median {row['time_median_s']} s")
+write_json(snakemake.output[0], row)
