@@ -69,21 +69,24 @@ def measure_peak(job) -> dict:
     return {"gflops": matmul_gflops(impl, dtype=job["dtype"]), "blas": impl.backend_info()}
 
 
+def run_job(job: dict) -> dict:
+    """The result of one job; an exception becomes a status and a reason, never a crash."""
+    try:
+        if "peak" in job:
+            return measure_peak(job)
+        from .cell import CellSpec
+
+        return measure(CellSpec(**job))
+    except MemoryError as error:
+        return {"status": "oom", "reason": f"MemoryError: {error}"}
+    except Exception as error:  # a failing cell is a row with its reason, never a crashed study
+        return {"status": "error", "reason": f"{type(error).__name__}: {error}"}
+
+
 def main() -> None:
     job = json.loads(sys.stdin.read())
     pin_to_cpus(job["threads"])
-    try:
-        if "peak" in job:
-            result = measure_peak(job)
-        else:
-            from .cell import CellSpec
-
-            result = measure(CellSpec(**job))
-    except MemoryError as error:
-        result = {"status": "oom", "reason": f"MemoryError: {error}"}
-    except Exception as error:  # a failing cell is a row with its reason, never a crashed study
-        result = {"status": "error", "reason": f"{type(error).__name__}: {error}"}
-    print(json.dumps(result))
+    print(json.dumps(run_job(job)))
 
 
 STARTED = time.monotonic()

@@ -1,0 +1,110 @@
+"""The measurement modules, each on its own: statistics, memory, cost model, cells and their faults."""
+
+import math
+
+import numpy as np
+import pytest
+
+import implementations
+from bptt_bench.costmodel import cost, step_flops
+from bptt_bench.measure import worker
+from bptt_bench.measure.cell import CellSpec, measure_cell
+from bptt_bench.measure.environment import cell_environment
+from bptt_bench.measure.memory import measure_peak_rss
+from bptt_bench.measure.peak import matmul_gflops
+from bptt_bench.measure.provenance import provenance
+from bptt_bench.measure.timing import Timing
+from bptt_bench.tables import BENCHMARK_COLUMNS, PROVENANCE_COLUMNS
+
+TINY = dict(T=16, B=2, H=4, D=3, O=3)
+
+
+def test_timing_statistics():
+    timing = Timing((1.0, 2.0, 3.0, 4.0, 100.0))
+    assert timing.median_s == 3.0 and timing.min_s == 1.0 and timing.iqr_s == 2.0
+    assert timing.n_outliers == 1 and timing.n_repeats == 5
+
+
+def test_peak_rss_sees_a_new_buffer():
+    _, grown = measure_peak_rss(lambda: np.ones(50 * 2**20 // 8).sum())
+    _, idle = measure_peak_rss(lambda: None)
+    assert grown is None or (grown >= 45 * 2**20 and idle < 5 * 2**20)
+
+
+def test_cost_model():
+    F = step_flops(B=2, D=3, H=4, O=5)
+    assert F == 2 * 2 * (3 * 4 + 4 * 4 + 4 * 5)
+    assert cost("bptt", 10, 2, 3, 4, 5).flops == 3 * 10 * F
+    assert cost("bptt", 10, 2, 3, 4, 5).activation_bytes == 10 * 2 * 4 * 4
+    k_equal = cost("tbptt", 10, 2, 3, 4, 5, k1=4, k2=4)  # windows (0,4] (4,8] (6,10]: the last reaches 4 back
+    assert (k_equal.forward_steps, k_equal.backward_steps) == (12, 12)
+    short = cost("tbptt", 10, 2, 3, 4, 5, k1=5, k2=2)
+    assert (short.forward_steps, short.backward_steps) == (10, 4)
+    assert short.activation_bytes == 2 * 2 * 4 * 4
+    assert cost("tbptt", 10, 2, 3, 4, 5, k1=2, k2=6, mode="gradient").forward_steps == 10
+
+
+def test_cell_environment_sets_threads():
+    env = cell_environment(3, base={})
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "3"
+    assert cell_environment(1, base={"OPENBLAS_CORETYPE": "Haswell"})["OPENBLAS_CORETYPE"] == "Haswell"
+
+
+def test_provenance_fields():
+    record = provenance("some BLAS")
+    assert list(record) == PROVENANCE_COLUMNS and record["blas"] == "some BLAS"
+    assert record["numpy_version"] == np.__version__
+
+
+def test_matmul_peak_is_positive():
+    assert matmul_gflops(implementations.load("numpy"), n=256, repeats=2) > 0.1
+
+
+def test_cell_spec_rejects_bad_fields():
+    with pytest.raises(ValueError, match="impl"):
+        CellSpec(impl="tensorflow", method="bptt", **TINY)
+    with pytest.raises(ValueError, match="k1"):
+        CellSpec(impl="numpy", method="tbptt", k1=0, k2=2, **TINY)
+    with pytest.raises(ValueError, match="dtype"):
+        CellSpec(impl="numpy", method="bptt", dtype="float16", **TINY)
+
+
+def test_cell_row_in_a_worker_process():
+    row = measure_cell(CellSpec(impl="numpy", method="tbptt", k1=4, k2=8, repeats=2, **TINY), peak_gflops=100.0)
+    assert list(row) == BENCHMARK_COLUMNS
+    assert row["status"] == "ok" and row["n_repeats"] == 2 and row["time_median_s"] > 0
+    assert math.isclose(row["peak_fraction"], row["gflops_per_s"] / 100.0)
+    assert row["blas"] and row["framework_peak_bytes"] > 0
+
+
+def test_time_limit_becomes_a_timeout_row():
+    row = measure_cell(CellSpec(impl="numpy", method="bptt", time_limit_s=1e-9, **TINY))
+    assert row["status"] == "timeout" and "time limit" in row["reason"]
+
+
+def test_memory_budget_skips_without_running():
+    row = measure_cell(CellSpec(impl="numpy", method="bptt", memory_budget_bytes=10, **TINY))
+    assert row["status"] == "skipped" and "budget" in row["reason"] and math.isnan(row["time_median_s"])
+
+
+def spec_job(**changes):
+    from dataclasses import asdict
+
+    return asdict(CellSpec(impl="numpy", method="bptt", repeats=1, **TINY)) | changes
+
+
+def test_raising_cell_becomes_an_error_row(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(implementations.load("numpy"), "loss_and_grad", broken)
+    result = worker.run_job(spec_job())
+    assert result == {"status": "error", "reason": "RuntimeError: kernel exploded"}
+
+
+def test_non_finite_loss_becomes_a_nan_row(monkeypatch):
+    impl = implementations.load("numpy")
+    original = impl.loss_and_grad
+    monkeypatch.setattr(impl, "loss_and_grad", lambda *a, **k: (math.nan, original(*a, **k)[1]))
+    result = worker.run_job(spec_job())
+    assert result["status"] == "nan" and "non-finite" in result["reason"]
