@@ -18,9 +18,9 @@ def _measure(args) -> None:
     spec_fields = {f.name for f in fields(CellSpec)}
     spec = CellSpec(**{key: value for key, value in vars(args).items() if key in spec_fields and value is not None})
     if args.peak == "auto":
-        peak = machine_peak(implementations.NAMES, spec.dtype, spec.threads)["peak_gflops_per_s"]
+        peak = machine_peak(implementations.NAMES, spec.dtype, spec.threads)
     else:
-        peak = None if args.peak == "none" else float(args.peak)
+        peak = None if args.peak == "none" else {"peak_gflops_per_s": float(args.peak)}
     row = measure_cell(spec, peak)
     if args.json:
         print(json.dumps(row, default=str))

@@ -68,7 +68,7 @@ def _rng_and_dtype(seed, dtype) -> tuple[np.random.Generator, np.dtype]:
 # -- delayed recall --------------------------------------------------------------------
 
 
-def delayed_recall_info(T: int, lag: int, V: int = 8) -> TaskInfo:
+def delayed_recall_info(T: int, lag: int, V: int = 4) -> TaskInfo:
     check_positive_int("T", T)
     check_positive_int("lag", lag)
     if check_positive_int("V", V) < 2:
@@ -78,7 +78,7 @@ def delayed_recall_info(T: int, lag: int, V: int = 8) -> TaskInfo:
     return TaskInfo("delayed_recall", T, V, V, "ce", lag, math.log(V), 1 / V)
 
 
-def make_delayed_recall(T: int, lag: int, B: int, seed=0, V: int = 8, dtype="float32"):
+def make_delayed_recall(T: int, lag: int, B: int, seed=0, V: int = 4, dtype="float32"):
     """x (T,B,V) one-hot symbols, y (T,B) with y[t] = symbol[t - lag], mask (T,B) = [t >= lag].
 
     Steps are 0-based here: the first `lag` steps have no target.

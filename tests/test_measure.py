@@ -70,10 +70,11 @@ def test_cell_spec_rejects_bad_fields():
 
 
 def test_cell_row_in_a_worker_process():
-    row = measure_cell(CellSpec(impl="numpy", method="tbptt", k1=4, k2=8, repeats=2, **TINY), peak_gflops=100.0)
+    peak = {"peak_gflops_per_s": 100.0, "per_impl": {"numpy": {"gflops_per_s": 50.0}}}
+    row = measure_cell(CellSpec(impl="numpy", method="tbptt", k1=4, k2=8, repeats=2, **TINY), peak)
     assert list(row) == BENCHMARK_COLUMNS
     assert row["status"] == "ok" and row["n_repeats"] == 2 and row["time_median_s"] > 0
-    assert math.isclose(row["peak_fraction"], row["gflops_per_s"] / 100.0)
+    assert math.isclose(row["peak_fraction"], row["gflops_per_s"] / 100.0) and row["impl_gemm_gflops_per_s"] == 50.0
     assert row["blas"] and row["framework_peak_bytes"] > 0
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogFormatter
+from matplotlib.ticker import FuncFormatter
 
 from bptt_bench.experiments.training import RUN, final_rows
 from bptt_bench.figures.benchmarks import setting_label
@@ -26,6 +26,10 @@ JOIN = ["impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype"]
 SPREAD = ("pi", 100)  # bands and bars: the range over seeds (or batches)
 DIVERGED = dict(marker="X", s=90, edgecolor="black", linewidth=0.8, zorder=5)
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 2.4 rather than 2.4 x 10^0
+# Log-axis minor ticks: label only 2 and 5 times a power of ten, in plain numbers.
+PLAIN_MINOR = FuncFormatter(
+    lambda value, _: f"{value:g}" if value > 0 and round(value / 10 ** np.floor(np.log10(value))) in (2, 5) else ""
+)
 
 
 def _save(fig, out_stem) -> list[Path]:
@@ -171,7 +175,7 @@ def plot_loss_curves(training: pd.DataFrame, out_stem, tasks=("copy_memory", "di
             ax.set_ylabel(f"held-out loss per target step ({unit})")
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(PLAIN)
-            ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
+            ax.yaxis.set_minor_formatter(PLAIN_MINOR)
         ax_updates.set_xscale("symlog", linthresh=10)
         ax_updates.set_xlim(left=0)
         ax_updates.xaxis.set_major_formatter(PLAIN)
@@ -331,12 +335,10 @@ def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
             for T in shown["T"].unique():
                 ax.axvline(T, color="grey", linestyle=":", linewidth=1)
             ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(PLAIN)
             ax.set_xlabel("k2 (steps of backpropagation per update; dotted: T)")
             ax.set_ylabel(label, fontsize=8)
-            if metric == "relative_error":
-                ax.set_yscale("log")
-            else:
-                ax.axhline(1, color="grey", linewidth=0.5)
+            ax.axhline(1 if metric == "cosine" else 0, color="grey", linewidth=0.5)
         task = shown["task"].iloc[0]
         if column == len(impls) - 1:
             sns.move_legend(axes[0, column], "upper left", bbox_to_anchor=(1.02, 1), fontsize=8)

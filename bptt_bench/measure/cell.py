@@ -54,13 +54,16 @@ class CellSpec:
         return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2)
 
 
-def measure_cell(spec: CellSpec, peak_gflops: float | None = None) -> dict:
-    """Measure `spec` in a worker process; the row's status says whether it worked."""
+def measure_cell(spec: CellSpec, peak: dict | None = None) -> dict:
+    """Measure `spec` in a worker process; the row's status says whether it worked.
+
+    peak: the machine_peak() record the row's peak_fraction refers to (None: not known).
+    """
     result = _run_worker(spec) if _within_budget(spec) else {
         "status": "skipped",
         "reason": f"analytic activation memory {spec.cost.activation_bytes} B exceeds the budget {spec.memory_budget_bytes} B",
     }
-    return _row(spec, result, peak_gflops)
+    return _row(spec, result, peak or {})
 
 
 def _within_budget(spec: CellSpec) -> bool:
@@ -76,13 +79,14 @@ def _run_worker(spec: CellSpec) -> dict:
     return result
 
 
-def _row(spec: CellSpec, result: dict, peak_gflops: float | None) -> dict:
+def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
     """The flat row: spec, analytic cost, what the worker measured (NaN where it did not), provenance."""
     model = spec.cost
     nan = math.nan
     time_median = result.get("time_median_s", nan)
     gflops = model.flops / time_median / 1e9 if time_median == time_median and time_median > 0 else nan
-    peak = nan if peak_gflops is None else float(peak_gflops)
+    machine = float(peak.get("peak_gflops_per_s", nan))
+    own_gemm = float(peak.get("per_impl", {}).get(spec.impl, {}).get("gflops_per_s", nan))
     row = {
         "impl": spec.impl, "method": spec.method, "T": spec.T, "k1": spec.k1, "k2": spec.k2,
         "B": spec.B, "H": spec.H, "D": spec.D, "O": spec.O, "dtype": spec.dtype, "threads": spec.threads,
@@ -92,7 +96,8 @@ def _row(spec: CellSpec, result: dict, peak_gflops: float | None) -> dict:
             "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s", "setup_s", "cell_wall_s",
             "peak_rss_bytes", "framework_peak_bytes", "loss", "grad_norm")},
         "analytic_activation_bytes": model.activation_bytes, "flops": model.flops,
-        "gflops_per_s": gflops, "peak_gflops_per_s": peak, "peak_fraction": gflops / peak,
+        "gflops_per_s": gflops, "peak_gflops_per_s": machine, "impl_gemm_gflops_per_s": own_gemm,
+        "peak_fraction": gflops / machine,
         **provenance(result.get("blas", "")),
     }
     return {column: row[column] for column in BENCHMARK_COLUMNS}

@@ -8,7 +8,7 @@ from bptt_bench.measure.cell import CellSpec, measure_cell
 from bptt_bench.tables import write_json
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w")
-peak = json.loads(Path(snakemake.input.peak).read_text())["peak_gflops_per_s"]
+peak = json.loads(Path(snakemake.input.peak).read_text())
 row = measure_cell(CellSpec(**snakemake.params.spec), peak)
 print(f"{row['status']} {row['reason']} median {row['time_median_s']} s")
 write_json(snakemake.output[0], row)
