@@ -103,7 +103,9 @@ def copy_memory_info(blank: int) -> TaskInfo:
     T = blank + 2 * COPY_SYMBOLS
     baseline = COPY_SYMBOLS * math.log(COPY_ALPHABET) / T  # blanks right, the symbols guessed
     chance = (T - COPY_SYMBOLS + COPY_SYMBOLS / COPY_ALPHABET) / T
-    return TaskInfo("copy_memory", T, COPY_ALPHABET + 2, COPY_ALPHABET + 1, "ce", blank + COPY_SYMBOLS, baseline, chance)
+    return TaskInfo(
+        "copy_memory", T, COPY_ALPHABET + 2, COPY_ALPHABET + 1, "ce", blank + COPY_SYMBOLS, baseline, chance
+    )
 
 
 def make_copy_memory(blank: int, B: int, seed=0, dtype="float32"):

@@ -46,7 +46,9 @@ def test_delayed_recall_lag_is_exact():
     x, y, mask = tasks.make_delayed_recall(T, lag, 8, seed=0, V=V)
     symbols = x.argmax(axis=2)
     assert np.array_equal(x.sum(axis=2), np.ones((T, 8)))  # one-hot
-    assert np.array_equal(mask[:lag], np.zeros((lag, 8))) and np.array_equal(mask[lag:], np.ones((T - lag, 8)))
+    assert np.array_equal(mask[:lag], np.zeros((lag, 8))) and np.array_equal(
+        mask[lag:], np.ones((T - lag, 8))
+    )
     np.testing.assert_array_equal(y[lag:], symbols[:-lag])
     # Any other lag does not reproduce the targets.
     assert not np.array_equal(y[lag:], symbols[1 : T - lag + 1])
@@ -59,7 +61,11 @@ def test_copy_memory_layout_and_lag():
     ids = x.argmax(axis=2)
     assert info.T == blank + 20 and info.lag == blank + 10 and (info.D, info.O) == (10, 9)
     assert ((ids[:10] >= 1) & (ids[:10] <= 8)).all()
-    assert (ids[10 : info.T - 11] == 0).all() and (ids[info.T - 11] == 9).all() and (ids[info.T - 10 :] == 0).all()
+    assert (
+        (ids[10 : info.T - 11] == 0).all()
+        and (ids[info.T - 11] == 9).all()
+        and (ids[info.T - 10 :] == 0).all()
+    )
     assert (y[: info.T - 10] == 0).all()
     np.testing.assert_array_equal(y[info.lag : info.lag + 10], ids[:10])  # recalled exactly `lag` steps later
     assert (mask == 1).all()

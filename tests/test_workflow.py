@@ -112,7 +112,17 @@ def test_smoke_study_physics(smoke_run):
 
 
 @pytest.mark.workflow
-def test_rerun_resumes_only_missing_cells(smoke_run):
+def test_timed_cells_never_overlap(smoke_run):
+    """Each row ends at utc_time after cell_wall_s seconds of worker: the intervals must be disjoint."""
+    table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv").query("status != 'skipped'")
+    end = pd.to_datetime(table["utc_time"]).astype("int64") / 1e9
+    intervals = sorted(zip(end - table["cell_wall_s"], end))
+    gaps = [later[0] - earlier[1] for earlier, later in zip(intervals, intervals[1:])]
+    assert min(gaps) > -0.01, f"overlap of {-min(gaps):.3f} s"
+
+
+@pytest.mark.workflow
+def test_rerun_resumes_only_missing_cells(smoke_run):  # last: it deletes outputs
     """An interrupted study (a cell and the table missing) reruns that cell only; a finished one nothing."""
     workdir, command = smoke_run
     nothing = subprocess.run(command + ["--dry-run"], capture_output=True, text=True)
@@ -122,6 +132,12 @@ def test_rerun_resumes_only_missing_cells(smoke_run):
     plan = subprocess.run(command + ["--dry-run"], capture_output=True, text=True).stdout
     jobs = dict(line.split() for line in plan.split("Job stats:")[1].splitlines() if len(line.split()) == 2)
     assert jobs["measure_cell"] == "1" and "matmul_peak" not in jobs, plan
+
+
+def test_default_profile_is_used_by_plain_snakemake():
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--verbose"], capture_output=True, text=True, cwd=ROOT)
+    output = done.stdout + done.stderr
+    assert "workflow specific profile" in output and "timed=1" in output
 
 
 def test_lint_and_format_are_clean():

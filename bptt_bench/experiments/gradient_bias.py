@@ -59,7 +59,9 @@ def gradient_bias(
     params = init_params(spec.D, H, spec.O, dtype, seed=seed)
     training_rng = np.random.default_rng([seed, 1])
     training = (tasks.make(task, B, training_rng, dtype, **task_params) for _ in range(n_train))
-    *_, progress = online_sgd(implementations.load("numpy"), params, training, spec.T, spec.T, lr, None, spec.loss)
+    *_, progress = online_sgd(
+        implementations.load("numpy"), params, training, spec.T, spec.T, lr, None, spec.loss
+    )
     states = {"init": (params, 0), "trained": (progress.params, progress.sequences_seen)}
     batch_rng = np.random.default_rng([seed, 2])
     batches = [tasks.make(task, B, batch_rng, dtype, **task_params) for _ in range(n_batches)]
@@ -74,11 +76,25 @@ def gradient_bias(
                 _, grads = implementation.loss_and_grad(theta, x, y, mask, "tbptt", spec.loss, k1, k2)
                 truncated = flatten(grads)
                 norm_full, norm_truncated = np.linalg.norm(full), np.linalg.norm(truncated)
-                rows.append(dict(
-                    impl=impl, task=task, state=state, sequences_seen=sequences_seen, k1=k1, k2=k2, batch=batch,
-                    cosine=float(full @ truncated / max(norm_full * norm_truncated, tiny)),
-                    relative_error=float(np.linalg.norm(truncated - full) / max(norm_full, tiny)),
-                    bptt_grad_norm=float(norm_full), tbptt_grad_norm=float(norm_truncated),
-                    lag=spec.lag, T=spec.T, B=B, H=H, seed=seed, dtype=str(np.dtype(dtype)),
-                ))
+                rows.append(
+                    dict(
+                        impl=impl,
+                        task=task,
+                        state=state,
+                        sequences_seen=sequences_seen,
+                        k1=k1,
+                        k2=k2,
+                        batch=batch,
+                        cosine=float(full @ truncated / max(norm_full * norm_truncated, tiny)),
+                        relative_error=float(np.linalg.norm(truncated - full) / max(norm_full, tiny)),
+                        bptt_grad_norm=float(norm_full),
+                        tbptt_grad_norm=float(norm_truncated),
+                        lag=spec.lag,
+                        T=spec.T,
+                        B=B,
+                        H=H,
+                        seed=seed,
+                        dtype=str(np.dtype(dtype)),
+                    )
+                )
     return rows

@@ -41,7 +41,20 @@ def learnable_lag(
         for method, k1, k2 in settings:
             for seed in seeds:
                 rows += train(
-                    impl, "delayed_recall", dict(T=T, lag=lag, V=V), method, k1, k2, seed, H, B, n_sequences,
-                    lr, clip, eval_every, n_eval, dtype,
+                    impl,
+                    "delayed_recall",
+                    dict(T=T, lag=lag, V=V),
+                    method,
+                    k1,
+                    k2,
+                    seed,
+                    H,
+                    B,
+                    n_sequences,
+                    lr,
+                    clip,
+                    eval_every,
+                    n_eval,
+                    dtype,
                 )
     return rows

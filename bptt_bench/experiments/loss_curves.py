@@ -39,6 +39,20 @@ def loss_curves(
     for method, k1, k2 in settings:
         for seed in seeds:
             rows += train(
-                impl, task, task_params, method, k1, k2, seed, H, B, n_sequences, lr, clip, eval_every, n_eval, dtype
+                impl,
+                task,
+                task_params,
+                method,
+                k1,
+                k2,
+                seed,
+                H,
+                B,
+                n_sequences,
+                lr,
+                clip,
+                eval_every,
+                n_eval,
+                dtype,
             )
     return rows

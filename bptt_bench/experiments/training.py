@@ -23,7 +23,6 @@ from bptt_bench.problems import init_params
 from implementations.contract import check_method, check_positive_int
 from implementations.numpy_rnn import forward_states
 
-
 # The columns that tell one training run from another in a table.
 RUN = ["impl", "task", "method", "k1", "k2", "lag", "T", "B", "H", "dtype", "lr", "clip", "seed"]
 
@@ -43,7 +42,9 @@ def truncation(method: str, k1, k2, T: int) -> tuple[int, int]:
     return (T, T) if check_method(method, k1, k2) is None else (k1, k2)
 
 
-def online_sgd(impl, params, batches: Iterable, k1: int, k2: int, lr: float, clip, loss: str) -> Iterator[Progress]:
+def online_sgd(
+    impl, params, batches: Iterable, k1: int, k2: int, lr: float, clip, loss: str
+) -> Iterator[Progress]:
     """Run TBPTT(k1, k2) training on each (x, y, mask) of `batches` in turn; yield after each.
 
     Stops after yielding a diverged Progress: a segment loss or a parameter became NaN/Inf.
@@ -52,7 +53,9 @@ def online_sgd(impl, params, batches: Iterable, k1: int, k2: int, lr: float, cli
     for sequences_seen, (x, y, mask) in enumerate(batches, start=1):
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
-            losses, new_params = impl.train_tbptt(params, x, y, mask, k1=k1, k2=k2, lr=lr, clip=clip, loss=loss)
+            losses, new_params = impl.train_tbptt(
+                params, x, y, mask, k1=k1, k2=k2, lr=lr, clip=clip, loss=loss
+            )
         wall_s += time.perf_counter() - start
         finite = np.isfinite(losses)
         if not finite.all():
@@ -126,10 +129,29 @@ def train(
 
     def row(progress: Progress, loss: float, accuracy: float, status: str) -> dict:
         return dict(
-            impl=impl, task=task, method=method, k1=k1, k2=k2, seed=seed, update=progress.updates,
-            sequences_seen=progress.sequences_seen, wall_s=progress.wall_s, loss=loss, accuracy=accuracy,
-            lag=spec.lag, T=spec.T, B=B, H=H, D=spec.D, O=spec.O, dtype=str(np.dtype(dtype)), lr=lr, clip=clip,
-            status=status, baseline_loss=spec.baseline_loss, chance_accuracy=spec.chance_accuracy,
+            impl=impl,
+            task=task,
+            method=method,
+            k1=k1,
+            k2=k2,
+            seed=seed,
+            update=progress.updates,
+            sequences_seen=progress.sequences_seen,
+            wall_s=progress.wall_s,
+            loss=loss,
+            accuracy=accuracy,
+            lag=spec.lag,
+            T=spec.T,
+            B=B,
+            H=H,
+            D=spec.D,
+            O=spec.O,
+            dtype=str(np.dtype(dtype)),
+            lr=lr,
+            clip=clip,
+            status=status,
+            baseline_loss=spec.baseline_loss,
+            chance_accuracy=spec.chance_accuracy,
         )
 
     rows = [row(Progress(0, 0, 0.0, params, False), *evaluate(params, *held_out, spec.loss), "ok")]

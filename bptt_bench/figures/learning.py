@@ -1,4 +1,4 @@
-"""Figures of the learning experiments (training, gradient-bias and gradient-decay tables), and their captions.
+"""Figures of the learning experiments (training, gradient-bias, gradient-decay tables) and their captions.
 
 Each plot_* reads tables only and writes out_stem.png and out_stem.pdf. A run whose
 last row says 'diverged' is drawn up to its last finite loss and marked there with a
@@ -28,7 +28,9 @@ DIVERGED = dict(marker="X", s=90, edgecolor="black", linewidth=0.8, zorder=5)
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 2.4 rather than 2.4 x 10^0
 # Log-axis minor ticks: label only 2 and 5 times a power of ten, in plain numbers.
 PLAIN_MINOR = FuncFormatter(
-    lambda value, _: f"{value:g}" if value > 0 and round(value / 10 ** np.floor(np.log10(value))) in (2, 5) else ""
+    lambda value, _: (
+        f"{value:g}" if value > 0 and round(value / 10 ** np.floor(np.log10(value))) in (2, 5) else ""
+    )
 )
 
 
@@ -36,15 +38,17 @@ def _save(fig, out_stem) -> list[Path]:
     out_stem = Path(out_stem)
     paths = []
     for fmt in ("png", "pdf"):
-        paths.append(_atomic(
-            out_stem.with_suffix(f".{fmt}"),
-            lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"),
-        ))
+        paths.append(
+            _atomic(
+                out_stem.with_suffix(f".{fmt}"),
+                lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"),
+            )
+        )
     return paths
 
 
 def _labelled(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with a `setting` column, 'BPTT' or 'TBPTT(k1, k2)'; the impl is added when there are several."""
+    """The table with a `setting` column, 'BPTT' or 'TBPTT(k1, k2)' (plus the impl when there are several)."""
     if table.empty:
         raise ValueError("the training table has no rows for this figure")
     setting = [setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"])]
@@ -56,8 +60,15 @@ def _labelled(table: pd.DataFrame) -> pd.DataFrame:
 def _order(labelled: pd.DataFrame) -> list[str]:
     """Settings in a stable order: TBPTT by (k2, k1), then BPTT."""
     first = labelled.drop_duplicates("setting")
-    keys = pd.DataFrame({"bptt": first["method"].eq("bptt"), "k2": first["k2"], "k1": first["k1"],
-                         "impl": first["impl"], "setting": first["setting"]})
+    keys = pd.DataFrame(
+        {
+            "bptt": first["method"].eq("bptt"),
+            "k2": first["k2"],
+            "k1": first["k1"],
+            "impl": first["impl"],
+            "setting": first["setting"],
+        }
+    )
     return list(keys.sort_values(["bptt", "k2", "k1", "impl"])["setting"])
 
 
@@ -82,15 +93,25 @@ def _final_accuracy(training: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_learnable_lag(training: pd.DataFrame, out_stem) -> list[Path]:
-    """(a) Final held-out accuracy on delayed recall against the lag L; one line per setting, range over seeds."""
+    """(a) Final held-out accuracy on delayed recall vs the lag L; a line per setting, range over seeds."""
     runs = _final_accuracy(training)
     order = _order(runs)
     palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.add_subplot()
     ok = runs[runs["status"].eq("ok")]
-    sns.lineplot(data=ok, x="lag", y="accuracy", hue="setting", hue_order=order, palette=palette, marker="o",
-                 errorbar=SPREAD, err_style="bars", ax=ax)
+    sns.lineplot(
+        data=ok,
+        x="lag",
+        y="accuracy",
+        hue="setting",
+        hue_order=order,
+        palette=palette,
+        marker="o",
+        errorbar=SPREAD,
+        err_style="bars",
+        ax=ax,
+    )
     ax.scatter(ok["lag"], ok["accuracy"], s=8, c=[palette[s] for s in ok["setting"]], alpha=0.5, zorder=3)
     diverged = runs[~runs["status"].eq("ok")]
     for setting, group in diverged.groupby("setting"):
@@ -103,12 +124,17 @@ def plot_learnable_lag(training: pd.DataFrame, out_stem) -> list[Path]:
     ax.set_ylim(-0.03, 1.03)
     ax.set_xticks(sorted(runs["lag"].unique()))
     handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="grey", linestyle=":"), Line2D([], [], color="grey", marker="X", linestyle="")]
+    handles += [
+        Line2D([], [], color="grey", linestyle=":"),
+        Line2D([], [], color="grey", marker="X", linestyle=""),
+    ]
     labels += [f"chance (1/V = {', '.join(f'{c:.3g}' for c in chance)})", f"diverged run ({len(diverged)})"]
     ax.legend(handles, labels, title="setting", fontsize=8)
     T, n = sorted(runs["T"].unique()), runs.groupby("setting")["seed"].nunique().min()
-    ax.set_title(f"Delayed recall, T = {', '.join(map(str, T))}: mean and range over {n} seeds, dots per seed",
-                 fontsize=9)
+    ax.set_title(
+        f"Delayed recall, T = {', '.join(map(str, T))}: mean and range over {n} seeds, dots per seed",
+        fontsize=9,
+    )
     return _save(fig, out_stem)
 
 
@@ -121,8 +147,10 @@ def largest_learned_lag(training: pd.DataFrame) -> dict[str, int | None]:
     """Per setting, the largest lag whose mean final accuracy over seeds is >= LEARNED (None if none)."""
     runs = _final_accuracy(training)
     mean = _mean_final_accuracy(runs)
-    return {setting: max((lag for lag, value in mean[setting].items() if value >= LEARNED), default=None)
-            for setting in _order(runs)}
+    return {
+        setting: max((lag for lag, value in mean[setting].items() if value >= LEARNED), default=None)
+        for setting in _order(runs)
+    }
 
 
 def summarize_learnable_lag(training: pd.DataFrame) -> str:
@@ -136,7 +164,9 @@ def summarize_learnable_lag(training: pd.DataFrame) -> str:
     return (
         "Claim tested: TBPTT(k1, k2) has difficulty learning dependencies longer than its truncation "
         "(with k1 <= k2, a target at position i of a segment gets k2 - k1 + i steps of backpropagation). "
-        f"Largest lag learned (mean final held-out accuracy >= {LEARNED} over seeds; diverged runs count 0): " + "; ".join(parts) + ". "
+        f"Largest lag learned (mean final held-out accuracy >= {LEARNED} over seeds; diverged runs count 0): "
+        + "; ".join(parts)
+        + ". "
         f"Chance is {runs['chance_accuracy'].iloc[0]:.3g}; {n_diverged} of {len(runs)} runs diverged"
         + (" (crosses on the x axis)." if n_diverged else ".")
     )
@@ -146,7 +176,7 @@ def summarize_learnable_lag(training: pd.DataFrame) -> str:
 
 
 def plot_loss_curves(training: pd.DataFrame, out_stem, tasks=("copy_memory", "digits")) -> list[Path]:
-    """(b) Held-out loss against SGD updates (mean and range over seeds) and against training seconds (per seed).
+    """(b) Held-out loss vs SGD updates (mean and range over seeds) and vs training seconds (per seed).
 
     One row of panels per task present; the task's memoryless baseline is a dotted line.
     """
@@ -160,16 +190,37 @@ def plot_loss_curves(training: pd.DataFrame, out_stem, tasks=("copy_memory", "di
         order = _order(rows)
         palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
         finite = rows[np.isfinite(rows["loss"])]
-        sns.lineplot(data=finite, x="update", y="loss", hue="setting", hue_order=order, palette=palette,
-                     errorbar=SPREAD, ax=ax_updates)
-        sns.lineplot(data=finite, x="wall_s", y="loss", hue="setting", hue_order=order, palette=palette,
-                     units="seed", estimator=None, linewidth=1, ax=ax_seconds, legend=False)
+        sns.lineplot(
+            data=finite,
+            x="update",
+            y="loss",
+            hue="setting",
+            hue_order=order,
+            palette=palette,
+            errorbar=SPREAD,
+            ax=ax_updates,
+        )
+        sns.lineplot(
+            data=finite,
+            x="wall_s",
+            y="loss",
+            hue="setting",
+            hue_order=order,
+            palette=palette,
+            units="seed",
+            estimator=None,
+            linewidth=1,
+            ax=ax_seconds,
+            legend=False,
+        )
         marks = _diverged_runs(rows)
         for _, mark in marks.iterrows():
             ax_updates.scatter(mark["update"], mark["last_loss"], color=palette[mark["setting"]], **DIVERGED)
             ax_seconds.scatter(mark["wall_s"], mark["last_loss"], color=palette[mark["setting"]], **DIVERGED)
         baseline = rows["baseline_loss"].iloc[0]
-        unit = "squared error" if np.isnan(rows["chance_accuracy"].iloc[0]) else "cross-entropy, nats"  # NaN: mse
+        unit = (
+            "squared error" if np.isnan(rows["chance_accuracy"].iloc[0]) else "cross-entropy, nats"
+        )  # NaN: mse
         for ax in (ax_updates, ax_seconds):
             ax.axhline(baseline, color="grey", linestyle=":", linewidth=1)
             ax.set_ylabel(f"held-out loss per target step ({unit})")
@@ -185,19 +236,27 @@ def plot_loss_curves(training: pd.DataFrame, out_stem, tasks=("copy_memory", "di
         ax_updates.set_title(f"{task}: T = {T}, lag {lag}; mean and range over {n} seeds", fontsize=9)
         ax_seconds.set_title(f"{task}: one line per seed", fontsize=9)
         handles, labels = ax_updates.get_legend_handles_labels()
-        handles += [Line2D([], [], color="grey", linestyle=":"), Line2D([], [], color="grey", marker="X", linestyle="")]
+        handles += [
+            Line2D([], [], color="grey", linestyle=":"),
+            Line2D([], [], color="grey", marker="X", linestyle=""),
+        ]
         labels += [f"memoryless baseline {baseline:.3g}", f"diverged run ({len(marks)})"]
         ax_updates.legend(handles, labels, title="setting", fontsize=8)
     return _save(fig, out_stem)
 
 
 def _final_by_setting(training: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, setting): mean final held-out loss over seeds, runs, diverged runs, mean seconds per sequence."""
+    """Per (task, setting): mean final held-out loss, runs, diverged runs, mean seconds per sequence."""
     runs = _labelled(final_rows(training))
-    runs = runs.assign(diverged=runs["status"].ne("ok"), s_per_sequence=runs["wall_s"] / runs["sequences_seen"])
+    runs = runs.assign(
+        diverged=runs["status"].ne("ok"), s_per_sequence=runs["wall_s"] / runs["sequences_seen"]
+    )
     return runs.groupby(["task", "setting"], sort=False).agg(
-        loss=("loss", "mean"), runs=("seed", "size"), diverged=("diverged", "sum"),
-        s_per_sequence=("s_per_sequence", "mean"), baseline=("baseline_loss", "first"),
+        loss=("loss", "mean"),
+        runs=("seed", "size"),
+        diverged=("diverged", "sum"),
+        s_per_sequence=("s_per_sequence", "mean"),
+        baseline=("baseline_loss", "first"),
     )
 
 
@@ -209,11 +268,16 @@ def summarize_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"
     for task, final in _final_by_setting(present).groupby(level="task", sort=False):
         final = final.droplevel("task").sort_values("loss")
         below = final.index[final["loss"] < final["baseline"]]
-        listed = ", ".join(f"{row.Index} {row.loss:.3g} ({1e3 * row.s_per_sequence:.2g} ms/sequence"
-                           + (f", {row.diverged} of {row.runs} diverged" if row.diverged else "") + ")"
-                           for row in final.itertuples())
-        parts.append(f"{task} (memoryless baseline {final['baseline'].iloc[0]:.3g}): final loss {listed}; "
-                     f"{len(below)} of {len(final)} settings end below the baseline")
+        listed = ", ".join(
+            f"{row.Index} {row.loss:.3g} ({1e3 * row.s_per_sequence:.2g} ms/sequence"
+            + (f", {row.diverged} of {row.runs} diverged" if row.diverged else "")
+            + ")"
+            for row in final.itertuples()
+        )
+        parts.append(
+            f"{task} (memoryless baseline {final['baseline'].iloc[0]:.3g}): final loss {listed}; "
+            f"{len(below)} of {len(final)} settings end below the baseline"
+        )
     return (
         "Claim tested: with the same sequences, TBPTT's more frequent, cheaper updates may buy more loss "
         "reduction per second than BPTT, unless the task's dependencies exceed the truncation. "
@@ -240,11 +304,20 @@ def pareto_points(training: pd.DataFrame, benchmarks: pd.DataFrame) -> tuple[pd.
     """(points, unmatched settings): final training loss per (task, JOIN) with the benchmark's median
     time per sequence and peak memory, over its 'ok' rows with the same JOIN values."""
     runs = _labelled(final_rows(training))
-    final = _key_columns(runs).groupby(["task", "setting"] + JOIN, dropna=False, as_index=False).agg(
-        loss=("loss", "mean"), baseline=("baseline_loss", "first"))
-    measured = _key_columns(benchmarks[benchmarks["status"].eq("ok")]).groupby(JOIN, as_index=False).agg(
-        time_s=("time_median_s", "median"), framework_peak_bytes=("framework_peak_bytes", "median"),
-        peak_rss_bytes=("peak_rss_bytes", "median"))
+    final = (
+        _key_columns(runs)
+        .groupby(["task", "setting"] + JOIN, dropna=False, as_index=False)
+        .agg(loss=("loss", "mean"), baseline=("baseline_loss", "first"))
+    )
+    measured = (
+        _key_columns(benchmarks[benchmarks["status"].eq("ok")])
+        .groupby(JOIN, as_index=False)
+        .agg(
+            time_s=("time_median_s", "median"),
+            framework_peak_bytes=("framework_peak_bytes", "median"),
+            peak_rss_bytes=("peak_rss_bytes", "median"),
+        )
+    )
     points = final.merge(measured, on=JOIN, how="left")
     unmatched = points["time_s"].isna()
     missing = [f"{row.task} {row.setting}" for row in points[unmatched].itertuples()]
@@ -266,20 +339,38 @@ def plot_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame, out_stem) -> l
     for (ax_time, ax_memory), task in zip(axes, tasks):
         rows = points[points["task"].eq(task)]
         order = _order(rows) if len(rows) else []
-        for ax, column, label in ((ax_time, "time_s", "time per sequence (s, benchmark median)"),
-                                  (ax_memory, memory, f"peak memory (MiB, {memory.replace('_bytes', '')})")):
+        for ax, column, label in (
+            (ax_time, "time_s", "time per sequence (s, benchmark median)"),
+            (ax_memory, memory, f"peak memory (MiB, {memory.replace('_bytes', '')})"),
+        ):
             scale = 1.0 if column == "time_s" else 2.0**-20
             shown = rows[rows[column].notna()]
             if len(shown):
-                sns.scatterplot(x=shown[column] * scale, y=shown["loss"], hue=shown["setting"], hue_order=order,
-                                palette="colorblind", s=60, ax=ax, legend=ax is ax_time)
+                sns.scatterplot(
+                    x=shown[column] * scale,
+                    y=shown["loss"],
+                    hue=shown["setting"],
+                    hue_order=order,
+                    palette="colorblind",
+                    s=60,
+                    ax=ax,
+                    legend=ax is ax_time,
+                )
                 front = shown.iloc[_front(shown[column].to_numpy(), shown["loss"].to_numpy())]
-                ax.plot(front[column] * scale, front["loss"], color="black", linewidth=0.8, drawstyle="steps-post",
-                        label="Pareto front")
+                ax.plot(
+                    front[column] * scale,
+                    front["loss"],
+                    color="black",
+                    linewidth=0.8,
+                    drawstyle="steps-post",
+                    label="Pareto front",
+                )
                 ax.axhline(shown["baseline"].iloc[0], color="grey", linestyle=":", linewidth=1)
                 ax.set_xscale("log")
             else:
-                ax.text(0.5, 0.5, "no training run matched a benchmark row", ha="center", transform=ax.transAxes)
+                ax.text(
+                    0.5, 0.5, "no training run matched a benchmark row", ha="center", transform=ax.transAxes
+                )
             ax.set_xlabel(label)
             ax.set_ylabel("final held-out loss per target step")
             ax.set_title(task, fontsize=9)
@@ -300,12 +391,21 @@ def summarize_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame) -> str:
     parts = []
     for task, rows in points.groupby("task", sort=False):
         on_front = rows.iloc[_front(rows["time_s"].to_numpy(), rows["loss"].to_numpy())]
-        parts.append(f"{task}: on the time-loss front " + ", ".join(
-            f"{row.setting} ({1e3 * row.time_s:.2g} ms, loss {row.loss:.3g})" for row in on_front.itertuples()))
+        parts.append(
+            f"{task}: on the time-loss front "
+            + ", ".join(
+                f"{row.setting} ({1e3 * row.time_s:.2g} ms, loss {row.loss:.3g})"
+                for row in on_front.itertuples()
+            )
+        )
     return (
         "Claim tested: truncation trades final loss for time and memory per sequence. "
         + ("; ".join(parts) + ". " if parts else "No training run matched a benchmark row. ")
-        + (f"Left out for want of a benchmark row: {', '.join(missing)}." if missing else "Every setting matched.")
+        + (
+            f"Left out for want of a benchmark row: {', '.join(missing)}."
+            if missing
+            else "Every setting matched."
+        )
     )
 
 
@@ -327,11 +427,26 @@ def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
     axes = fig.subplots(2, len(impls), squeeze=False, sharex=True)
     for column, impl in enumerate(impls):
         shown = rows[rows["impl"].eq(impl)]
-        for row, (metric, label) in enumerate((("cosine", "cosine similarity to the BPTT gradient"),
-                                               ("relative_error", "relative error ||G_TBPTT - G_BPTT|| / ||G_BPTT||"))):
+        for row, (metric, label) in enumerate(
+            (
+                ("cosine", "cosine similarity to the BPTT gradient"),
+                ("relative_error", "relative error ||G_TBPTT - G_BPTT|| / ||G_BPTT||"),
+            )
+        ):
             ax = axes[row, column]
-            sns.lineplot(data=shown, x="k2", y=metric, hue="k1", hue_order=k1_order, style="state", markers=True,
-                         palette="viridis", errorbar=SPREAD, ax=ax, legend=column == len(impls) - 1 and row == 0)
+            sns.lineplot(
+                data=shown,
+                x="k2",
+                y=metric,
+                hue="k1",
+                hue_order=k1_order,
+                style="state",
+                markers=True,
+                palette="viridis",
+                errorbar=SPREAD,
+                ax=ax,
+                legend=column == len(impls) - 1 and row == 0,
+            )
             for T in shown["T"].unique():
                 ax.axvline(T, color="grey", linestyle=":", linewidth=1)
             ax.set_xscale("log", base=2)
@@ -342,8 +457,11 @@ def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
         task = shown["task"].iloc[0]
         if column == len(impls) - 1:
             sns.move_legend(axes[0, column], "upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
-        axes[0, column].set_title(f"{impl}: {task}, T = {shown['T'].iloc[0]}, lag {shown['lag'].iloc[0]}, "
-                                  f"{shown['batch'].nunique()} batches of {shown['B'].iloc[0]}", fontsize=9)
+        axes[0, column].set_title(
+            f"{impl}: {task}, T = {shown['T'].iloc[0]}, lag {shown['lag'].iloc[0]}, "
+            f"{shown['batch'].nunique()} batches of {shown['B'].iloc[0]}",
+            fontsize=9,
+        )
     return _save(fig, out_stem)
 
 
@@ -351,20 +469,26 @@ def summarize_gradient_bias(bias: pd.DataFrame) -> str:
     mean = bias.groupby(["state", "k2"])[["cosine", "relative_error"]].mean()
     parts = []
     for state, by_k2 in mean.groupby(level="state", sort=False):
-        listed = ", ".join(f"k2 = {k2}: {row.cosine:.3f} / {row.relative_error:.2g}"
-                           for (_, k2), row in by_k2.iterrows())
+        listed = ", ".join(
+            f"k2 = {k2}: {row.cosine:.3f} / {row.relative_error:.2g}" for (_, k2), row in by_k2.iterrows()
+        )
         parts.append(f"{state} ({listed})")
     agreement = ""
     if bias["impl"].nunique() > 1:
         keys = ["state", "k1", "k2", "batch"]
         spread = bias.groupby(keys)[["cosine", "relative_error"]].agg(lambda v: v.max() - v.min()).max()
-        agreement = (f" The {bias['impl'].nunique()} frameworks agree to {spread['cosine']:.1g} in cosine and "
-                     f"{spread['relative_error']:.1g} in relative error.")
+        agreement = (
+            f" The {bias['impl'].nunique()} frameworks agree to {spread['cosine']:.1g} in cosine and "
+            f"{spread['relative_error']:.1g} in relative error."
+        )
     T = ", ".join(map(str, sorted(bias["T"].unique())))
     return (
-        "Claim tested: the TBPTT gradient is a biased estimate of the BPTT gradient, the bias shrinking as k2 "
-        f"grows and vanishing at k2 >= T (T = {T}). Mean cosine / relative error over k1 = "
-        f"{', '.join(map(str, sorted(bias['k1'].unique())))} and batches: " + "; ".join(parts) + "." + agreement
+        "Claim tested: the TBPTT gradient is a biased estimate of the BPTT gradient, the bias shrinking as "
+        f"k2 grows and vanishing at k2 >= T (T = {T}). Mean cosine / relative error over k1 = "
+        f"{', '.join(map(str, sorted(bias['k1'].unique())))} and batches: "
+        + "; ".join(parts)
+        + "."
+        + agreement
     )
 
 
@@ -379,32 +503,49 @@ def plot_gradient_decay(decay: pd.DataFrame, out_stem) -> list[Path]:
     order = [f"{radius:g}" for radius in sorted(decay["radius"].unique())]
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    sns.lineplot(data=rows, x="k", y="grad_norm", hue="radius", hue_order=order, palette="rocket_r",
-                 errorbar=SPREAD, ax=ax)
+    sns.lineplot(
+        data=rows,
+        x="k",
+        y="grad_norm",
+        hue="radius",
+        hue_order=order,
+        palette="rocket_r",
+        errorbar=SPREAD,
+        ax=ax,
+    )
     ax.set_yscale("log")
     ax.set_xlabel("k (steps back from the loss at the last step T)")
     ax.set_ylabel("||dL_T / dh_(T-k)|| (nats per unit state; mean over batch)")
     ax.legend(title="spectral radius of W_hh", fontsize=8)
-    ax.set_title(f"Elman RNN, H = {decay['H'].iloc[0]}, T = {decay['T'].iloc[0]}: mean and range over "
-                 f"{decay['seed'].nunique()} seeds", fontsize=9)
+    ax.set_title(
+        f"Elman RNN, H = {decay['H'].iloc[0]}, T = {decay['T'].iloc[0]}: mean and range over "
+        f"{decay['seed'].nunique()} seeds",
+        fontsize=9,
+    )
     return _save(fig, out_stem)
 
 
 def decay_per_step(decay: pd.DataFrame) -> dict[float, float]:
-    """Per spectral radius, the geometric factor per step of the seed-mean norm (least squares on log norm vs k)."""
+    """Per spectral radius, the factor per step of the seed-mean norm (least squares on log10 norm vs k)."""
     mean = decay.groupby(["radius", "k"])["grad_norm"].mean()
-    return {radius: float(10 ** np.polyfit(line.index.get_level_values("k"), np.log10(line.to_numpy()), 1)[0])
-            for radius, line in mean.groupby(level="radius")}
+    return {
+        radius: float(10 ** np.polyfit(line.index.get_level_values("k"), np.log10(line.to_numpy()), 1)[0])
+        for radius, line in mean.groupby(level="radius")
+    }
 
 
 def summarize_gradient_decay(decay: pd.DataFrame) -> str:
     mean = decay.groupby(["radius", "k"])["grad_norm"].mean()
     K = int(decay["k"].max())
-    parts = [f"radius {radius:g}: x{factor:.3g} per step, {mean[radius].iloc[-1] / mean[radius].iloc[0]:.2g} "
-             f"times the k = 0 norm at k = {K}" for radius, factor in decay_per_step(decay).items()]
+    parts = [
+        f"radius {radius:g}: x{factor:.3g} per step, {mean[radius].iloc[-1] / mean[radius].iloc[0]:.2g} "
+        f"times the k = 0 norm at k = {K}"
+        for radius, factor in decay_per_step(decay).items()
+    ]
     return (
         "Claim tested: gradients through the recurrence vanish or explode geometrically with the distance k, "
         "at a rate set by W_hh's spectral radius and the tanh slopes, so the far past contributes little "
         "(or too much) and truncating it is cheap (or necessary). Fitted growth of ||dL_T/dh_(T-k)||: "
-        + "; ".join(parts) + "."
+        + "; ".join(parts)
+        + "."
     )

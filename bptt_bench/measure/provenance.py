@@ -52,5 +52,5 @@ def provenance(blas: str = "") -> dict[str, str]:
         "blas": blas,
         "cpu_model": cpu_model(),
         "commit": commit(),
-        "utc_time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "utc_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     }
