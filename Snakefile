@@ -4,6 +4,7 @@
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/learning.smk"
 
 
 rule all:
@@ -12,3 +13,10 @@ rule all:
         "results/tables/benchmarks.csv",
         "results/tables/benchmarks.parquet",
         BENCHMARK_FIGURES,
+        expand("results/tables/{table}.csv", table=LEARNING_TABLES),
+        expand(
+            "results/figures/{figure}.{ext}",
+            figure=LEARNING_FIGURES,
+            ext=["png", "pdf"],
+        ),
+        "results/findings.html",

@@ -11,6 +11,7 @@ import yaml
 
 from bptt_bench.study.config import ConfigError, check_config, load_config
 from bptt_bench.study.grid import expand
+from bptt_bench import tables
 from bptt_bench.tables import BENCHMARK_COLUMNS, STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,13 +20,17 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"),
 
 
 def minimal():
-    return {"benchmark": {"grids": [{"name": "g", "T": [64], "truncations": [[16, 32]]}]}}
+    """The smoke config with a one-grid benchmark block that leaves every default out."""
+    config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+    config["benchmark"] = {"grids": [{"name": "g", "T": [64], "truncations": [[16, 32]]}]}
+    return config
 
 
 def test_defaults_are_filled_in():
     config = check_config(minimal())
     assert config["benchmark"]["repeats"] == 5 and config["benchmark"]["impls"] == ["numpy", "torch", "jax"]
     assert len(expand(config)) == 3 * 2  # three impls x (BPTT, TBPTT(16, 32))
+    assert config["learning"]["impl"] == "numpy"
 
 
 def test_default_and_smoke_configs_are_valid():
@@ -42,6 +47,11 @@ BAD = [
     ("repeats < 1", ["benchmark", "repeats"], 0, "benchmark.repeats"),
     ("unknown dtype", ["benchmark", "dtype"], "float16", "benchmark.dtype"),
     ("k1 without k2", ["benchmark", "grids", 0, "k1"], [4], "k2"),
+    ("training setting", ["learning", "learnable_lag", "settings"], [["tbptt", 4, None]], "learning.learnable_lag.settings[0]"),
+    ("lag beyond T", ["learning", "learnable_lag", "lags"], [1, 99], "learning.learnable_lag.lags[1]"),
+    ("bias impl", ["learning", "gradient_bias", "impls"], ["numpy", "mxnet"], "learning.gradient_bias.impls"),
+    ("task parameter", ["learning", "loss_curves", "tasks"], {"copy_memory": {"blank": 0}}, "learning.loss_curves.tasks.copy_memory"),
+    ("negative clip", ["learning", "clip"], -1.0, "learning.clip"),
 ]
 
 
@@ -95,9 +105,15 @@ def test_smoke_study_tables_and_figures(smoke_run):
     assert len(ok) == len(table) - len(skipped)
     assert (ok["time_median_s"] > 0).all() and (ok["peak_fraction"] > 0).all() and (ok["n_repeats"] == 3).all()
     assert ok["commit"].str.len().gt(6).all() and ok["cpu_model"].str.len().gt(0).all()
-    for name in ("time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction"):
+    figures = ["time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction",
+               "learnable_lag", "loss_curves", "pareto", "gradient_bias", "gradient_decay"]
+    for name in figures:
         for ext in ("png", "pdf"):
             assert (workdir / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    for name in ("training", "gradient_bias", "gradient_decay"):
+        learning = pd.read_csv(workdir / f"results/tables/{name}.csv")
+        assert list(learning.columns) == getattr(tables, f"{name.upper()}_COLUMNS") and len(learning)
+    assert "Findings" in (workdir / "results/findings.html").read_text()
 
 
 @pytest.mark.workflow
@@ -119,6 +135,16 @@ def test_timed_cells_never_overlap(smoke_run):
     intervals = sorted(zip(end - table["cell_wall_s"], end))
     gaps = [later[0] - earlier[1] for earlier, later in zip(intervals, intervals[1:])]
     assert min(gaps) > -0.01, f"overlap of {-min(gaps):.3f} s"
+
+
+@pytest.mark.workflow
+def test_report_bundles_figures_and_tables(smoke_run):
+    workdir, command = smoke_run
+    report = workdir / "results/report.html"
+    done = subprocess.run(command + ["--report", str(report)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = report.read_text()
+    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html"))
 
 
 @pytest.mark.workflow

@@ -13,6 +13,9 @@ import jsonschema
 import yaml
 
 import implementations
+from implementations.contract import check_method
+
+from .. import tasks
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -49,17 +52,42 @@ def check_config(config: dict) -> dict:
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(f"config error at {_field(error.absolute_path)}: {error.message}")
-    benchmark = config["benchmark"]
-    for where, names in [("benchmark.impls", benchmark["impls"])] + [
-        (f"benchmark.grids[{i}].impls", grid["impls"]) for i, grid in enumerate(benchmark["grids"]) if "impls" in grid
-    ]:
-        unknown = [name for name in names if name not in implementations.NAMES]
-        if unknown:
-            raise ConfigError(f"config error at {where}: unknown implementation(s) {unknown}; known: {list(implementations.NAMES)}")
+    benchmark, learning = config["benchmark"], config["learning"]
+    _check_impls("benchmark.impls", benchmark["impls"])
+    for i, grid in enumerate(benchmark["grids"]):
+        _check_impls(f"benchmark.grids[{i}].impls", grid.get("impls", []))
     names = [grid["name"] for grid in benchmark["grids"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"config error at benchmark.grids: grid names must be unique; got {names}")
+    _check_impls("learning.impl", [learning["impl"]])
+    _check_impls("learning.gradient_bias.impls", learning["gradient_bias"]["impls"])
+    for block in ("learnable_lag", "loss_curves"):
+        for i, setting in enumerate(learning[block]["settings"]):
+            _checked(f"learning.{block}.settings[{i}]", check_method, *setting)
+    lag = learning["learnable_lag"]
+    for i, value in enumerate(lag["lags"]):
+        _checked(f"learning.learnable_lag.lags[{i}]", tasks.info, "delayed_recall",
+                 **{k: lag[k] for k in ("T", "V") if k in lag}, lag=value)
+    for name, params in learning["loss_curves"]["tasks"].items():
+        _checked(f"learning.loss_curves.tasks.{name}", tasks.info, name, **params)
+    bias = learning["gradient_bias"]
+    if "task" in bias:
+        _checked("learning.gradient_bias.task_params", tasks.info, bias["task"], **bias.get("task_params", {}))
     return config
+
+
+def _check_impls(where: str, names) -> None:
+    unknown = [name for name in names if name not in implementations.NAMES]
+    if unknown:
+        raise ConfigError(f"config error at {where}: unknown implementation(s) {unknown}; known: {list(implementations.NAMES)}")
+
+
+def _checked(where: str, check, *args, **kwargs):
+    """check(*args, **kwargs), its ValueError or TypeError re-raised as a ConfigError at `where`."""
+    try:
+        return check(*args, **kwargs)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"config error at {where}: {error}") from None
 
 
 def load_config(path) -> dict:

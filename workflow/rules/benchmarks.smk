@@ -1,10 +1,3 @@
-BENCHMARK_FIGURES = expand(
-    "results/figures/{figure}.{ext}",
-    figure=["time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction"],
-    ext=["png", "pdf"],
-)
-
-
 # Timed rules take every core Snakemake has (nothing runs beside them) and the
 # `timed` resource, limited to 1 in the default profile: timings never overlap.
 rule matmul_peak:
@@ -97,5 +90,7 @@ rule benchmark_figures:
         "logs/benchmark_figures.log",
     conda:
         "../envs/bptt-bench.yaml"
+    params:
+        sizes={key: config["benchmark"][key] for key in ("B", "H", "D", "O")},
     script:
         "../scripts/benchmark_figures.py"

@@ -10,6 +10,9 @@ from bptt_bench.tables import write_json
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w")
 table = pd.read_parquet(snakemake.input[0])
+# The figures compare cells of the benchmark's own sizes; other grids (e.g. the
+# learning experiments' cells) are for the Pareto figure.
+table = table[(table[list(snakemake.params.sizes)] == pd.Series(snakemake.params.sizes)).all(axis=1)]
 for name in ("time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction"):
     stem = Path(snakemake.output[name]).with_suffix("")
     getattr(benchmarks, f"plot_{name}")(table, stem)

@@ -1,0 +1,59 @@
+"""The learning experiments of the configuration, cut into independent jobs ("parts").
+
+Each part is one call of an experiment function with keyword arguments; the workflow
+runs every part as its own job and concatenates the rows into the three tables.
+"""
+
+from __future__ import annotations
+
+from ..experiments.gradient_bias import gradient_bias
+from ..experiments.gradient_decay import gradient_decay
+from ..experiments.learnable_lag import learnable_lag
+from ..experiments.loss_curves import loss_curves
+
+EXPERIMENTS = {
+    "learnable_lag": learnable_lag,
+    "loss_curves": loss_curves,
+    "gradient_bias": gradient_bias,
+    "gradient_decay": gradient_decay,
+}
+TABLES = {  # table -> the experiments whose rows it holds
+    "training": ("learnable_lag", "loss_curves"),
+    "gradient_bias": ("gradient_bias",),
+    "gradient_decay": ("gradient_decay",),
+}
+
+
+def _settings(settings):
+    return [tuple(setting) for setting in settings]
+
+
+def parts(config: dict) -> dict[str, dict[str, dict]]:
+    """experiment -> part name -> keyword arguments of the experiment function."""
+    learning = config["learning"]
+    shared = {"impl": learning["impl"], "dtype": learning["dtype"], "clip": learning["clip"]}
+    lag = dict(learning["learnable_lag"])
+    curves = dict(learning["loss_curves"])
+    bias = dict(learning["gradient_bias"])
+    decay = dict(learning["gradient_decay"])
+    lag["settings"] = _settings(lag["settings"])
+    curves["settings"] = _settings(curves["settings"])
+    bias["truncations"] = [tuple(pair) for pair in bias["truncations"]]
+    return {
+        "learnable_lag": {
+            f"seed{seed}": shared | lag | {"seeds": [seed]} for seed in lag["seeds"]
+        },
+        "loss_curves": {
+            f"{task}_seed{seed}": shared | {k: v for k, v in curves.items() if k != "tasks"}
+            | {"task": task, "task_params": task_params, "seeds": [seed]}
+            for task, task_params in curves["tasks"].items() for seed in curves["seeds"]
+        },
+        "gradient_bias": {
+            impl: {k: v for k, v in bias.items() if k != "impls"} | {"impl": impl} for impl in bias["impls"]
+        },
+        "gradient_decay": {"all": decay},
+    }
+
+
+def run_part(experiment: str, kwargs: dict) -> list[dict]:
+    return EXPERIMENTS[experiment](**kwargs)
