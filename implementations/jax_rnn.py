@@ -15,6 +15,8 @@ import numpy as np
 
 from .base import Implementation
 
+CHUNK = 16  # steps per inner scan (see steps_loss)
+
 
 def step(params, state, projected):
     """One step of the recurrence: projected = x_t W_xh + b_h, (B,H)."""
@@ -49,12 +51,38 @@ def frozen_prefix(params, state, x, y, mask, loss):
     return total, grads, state
 
 
+def steps_loss(params, state, x, y, mask, loss):
+    """Loss of n steps run with gradient from `state`, and the state after them.
+
+    The steps run as a scan over chunks of CHUNK steps, each chunk a scan with its own
+    input projection and readout: XLA runs that about 1.3x faster than one flat scan with
+    projection and readout over the whole window (measured at T = 1024, H = 256).
+    """
+    def chunk(state, inputs):
+        x_c, y_c, mask_c = inputs
+        state, S = jax.lax.scan(partial(step, params), state, x_c @ params["W_xh"] + params["b_h"])
+        return state, readout_loss(params["W_hy"], params["b_y"], S, y_c, mask_c, loss)
+
+    n = x.shape[0]
+    whole = n - n % CHUNK
+    total = jnp.zeros((), x.dtype)
+    if whole:
+        chunks = tuple(a[:whole].reshape(whole // CHUNK, CHUNK, *a.shape[1:]) for a in (x, y, mask))
+        state, values = jax.lax.scan(chunk, state, chunks)
+        total += values.sum()
+    if n > whole:
+        state, value = chunk(state, (x[whole:], y[whole:], mask[whole:]))
+        total += value
+    return total, state
+
+
 def window_loss(params, state, x, y, mask, loss, carry_index):
     """Loss of a window run with gradient from `state`; aux: the state after carry_index steps."""
-    projected = x @ params["W_xh"] + params["b_h"]  # input projection for all steps at once
-    _, S = jax.lax.scan(partial(step, params), state, projected)
-    carried = None if carry_index is None else (state if carry_index == 0 else S[carry_index - 1])
-    return readout_loss(params["W_hy"], params["b_y"], S, y, mask, loss), carried
+    if carry_index is None:
+        return steps_loss(params, state, x, y, mask, loss)[0], None
+    before, carried = steps_loss(params, state, x[:carry_index], y[:carry_index], mask[:carry_index], loss)
+    after, _ = steps_loss(params, carried, x[carry_index:], y[carry_index:], mask[carry_index:], loss)
+    return before + after, carried
 
 
 @partial(jax.jit, static_argnames=("loss", "n_frozen", "carry_at"))

@@ -36,25 +36,13 @@ def learnable_lag(
     initial parameters and the data. The final held-out accuracy of a run is its last
     row (`training.final_rows`); chance is 1/V.
     """
-    rows = []
-    for lag in lags:
-        for method, k1, k2 in settings:
-            for seed in seeds:
-                rows += train(
-                    impl,
-                    "delayed_recall",
-                    dict(T=T, lag=lag, V=V),
-                    method,
-                    k1,
-                    k2,
-                    seed,
-                    H,
-                    B,
-                    n_sequences,
-                    lr,
-                    clip,
-                    eval_every,
-                    n_eval,
-                    dtype,
-                )
-    return rows
+    run = dict(impl=impl, H=H, B=B, n_sequences=n_sequences, lr=lr, clip=clip, eval_every=eval_every,
+               n_eval=n_eval, dtype=dtype)
+    return [
+        row
+        for lag in lags
+        for method, k1, k2 in settings
+        for seed in seeds
+        for row in train(task="delayed_recall", task_params=dict(T=T, lag=lag, V=V), method=method, k1=k1, k2=k2,
+                         seed=seed, **run)
+    ]

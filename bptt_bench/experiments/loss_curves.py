@@ -35,24 +35,11 @@ def loss_curves(
     """
     if task_params is None:
         task_params = {"blank": 5} if task == "copy_memory" else {}
-    rows = []
-    for method, k1, k2 in settings:
-        for seed in seeds:
-            rows += train(
-                impl,
-                task,
-                task_params,
-                method,
-                k1,
-                k2,
-                seed,
-                H,
-                B,
-                n_sequences,
-                lr,
-                clip,
-                eval_every,
-                n_eval,
-                dtype,
-            )
-    return rows
+    run = dict(impl=impl, task=task, task_params=task_params, H=H, B=B, n_sequences=n_sequences, lr=lr,
+               clip=clip, eval_every=eval_every, n_eval=n_eval, dtype=dtype)
+    return [
+        row
+        for method, k1, k2 in settings
+        for seed in seeds
+        for row in train(method=method, k1=k1, k2=k2, seed=seed, **run)
+    ]
