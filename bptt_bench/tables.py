@@ -28,7 +28,7 @@ BENCHMARK_COLUMNS = [
 STATUSES = ("ok", "timeout", "oom", "nan", "error", "skipped")
 
 
-def _atomic(path: Path | str, write) -> Path:
+def write_atomically(path: Path | str, write) -> Path:
     """Call write(tmp_path), then rename onto path: readers never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,15 +44,15 @@ def _atomic(path: Path | str, write) -> Path:
 
 
 def write_json(path, record: dict) -> Path:
-    return _atomic(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2, default=str) + "\n"))
+    return write_atomically(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2, default=str) + "\n"))
 
 
 def write_table(table: pd.DataFrame, path) -> Path:
     """CSV or Parquet by suffix, atomically."""
     path = Path(path)
     if path.suffix == ".parquet":
-        return _atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
-    return _atomic(path, lambda tmp: table.to_csv(tmp, index=False))
+        return write_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
+    return write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:

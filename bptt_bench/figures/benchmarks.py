@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator, PercentFormatter
 
-from bptt_bench.tables import _atomic
+from bptt_bench.tables import write_atomically
 
 MIB = 2**20
 IMPL_ORDER = ("numpy", "torch", "jax")
@@ -187,7 +187,7 @@ def _save(fig, out_stem) -> list[Path]:
     """out_stem.png (150 dpi) and out_stem.pdf, each written atomically."""
     out_stem = Path(out_stem)
     return [
-        _atomic(out_stem.with_suffix(f".{fmt}"),
+        write_atomically(out_stem.with_suffix(f".{fmt}"),
                 lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
         for fmt in ("png", "pdf")
     ]

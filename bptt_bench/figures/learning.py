@@ -19,7 +19,7 @@ from matplotlib.ticker import FuncFormatter
 
 from bptt_bench.experiments.training import RUN, final_rows
 from bptt_bench.figures.benchmarks import setting_label
-from bptt_bench.tables import _atomic
+from bptt_bench.tables import write_atomically
 
 LEARNED = 0.9  # a lag counts as learned when the mean final accuracy over seeds reaches this
 JOIN = ["impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype"]
@@ -39,7 +39,7 @@ def _save(fig, out_stem) -> list[Path]:
     paths = []
     for fmt in ("png", "pdf"):
         paths.append(
-            _atomic(
+            write_atomically(
                 out_stem.with_suffix(f".{fmt}"),
                 lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"),
             )

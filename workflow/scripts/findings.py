@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from bptt_bench.tables import _atomic
+from bptt_bench.tables import write_atomically
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w")
 sections = []
@@ -13,4 +13,4 @@ for path in snakemake.input:
     for figure, text in json.loads(Path(path).read_text()).items():
         sections.append(f"<h3>{html.escape(figure)}</h3>\n<p>{html.escape(text)}</p>")
 page = "<html><body>\n<h2>Findings of this run</h2>\n" + "\n".join(sections) + "\n</body></html>\n"
-_atomic(snakemake.output[0], lambda tmp: tmp.write_text(page))
+write_atomically(snakemake.output[0], lambda tmp: tmp.write_text(page))
