@@ -106,13 +106,14 @@ class NumpyRNN(Implementation):
 
         # dZ[t] = d loss / d pre-activation at step t, filled from the last step back.
         dZ = (dlogits @ params["W_hy"].T).reshape(g, B, H)
-        tanh_slope = S[1:] * S[1:]
-        np.subtract(1, tanh_slope, out=tanh_slope)
         W_hh_T = np.ascontiguousarray(params["W_hh"].T)  # BLAS runs the transposed case ~1.5x slower
         from_next = np.zeros((B, H), x.dtype)
+        tanh_slope = np.empty((B, H), x.dtype)
         for t in range(g - 1, -1, -1):
+            np.multiply(S[t + 1], S[t + 1], out=tanh_slope)
+            np.subtract(1, tanh_slope, out=tanh_slope)
             dZ[t] += from_next
-            dZ[t] *= tanh_slope[t]
+            dZ[t] *= tanh_slope
             if t:  # the state before the first step is a constant
                 np.matmul(dZ[t], W_hh_T, out=from_next)
         dZ = dZ.reshape(g * B, H)
