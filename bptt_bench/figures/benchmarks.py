@@ -305,9 +305,14 @@ def _peak_text(rows: pd.DataFrame) -> str:
 
 
 def _draw_peak_fraction(ax, panel: pd.DataFrame, palette: dict) -> str:
+    """Lines per setting, and the framework's own GEMM rate as a fraction of the peak: its ceiling."""
     for setting, line in panel[panel["ok"]].sort_values("T").groupby("setting"):
         ax.plot(line["T"], line["peak_fraction"], color=palette[setting], marker="o", markersize=4)
-    return ""
+    own_gemm = (panel["impl_gemm_gflops_per_s"] / panel["peak_gflops_per_s"]).median()
+    if not np.isfinite(own_gemm):
+        return ""
+    ax.axhline(own_gemm, color="0.3", linestyle="--", linewidth=1)
+    return f"dashed: its own GEMM, {100 * own_gemm:.0f}% of peak"
 
 
 def plot_peak_fraction(table: pd.DataFrame, out_stem) -> list[Path]:
