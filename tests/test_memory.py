@@ -1,7 +1,9 @@
 """TBPTT is streaming: working memory depends on k2, not on T. BPTT's grows with T.
 
 The one thing that does grow with T is the contract's own output, the list of segment
-losses (a Python float per segment); its size is subtracted from the measured peak.
+losses (a Python float per segment). NumPy's figure (tracemalloc) sees those Python
+objects too, so their size is subtracted from it; PyTorch's and JAX's figures count
+framework buffers only.
 """
 
 import sys
@@ -20,14 +22,14 @@ def peak_bytes(impl, T, method="tbptt", dtype="float32"):
     else:
         run = lambda: impl.train_tbptt(params, x, y, mask, k1=16, k2=32, lr=0.01)  # noqa: E731
     result, peak = impl.measure_peak_bytes(run, inputs=(x, y, mask))
-    return peak - output_bytes(result[0])
+    return peak - output_bytes(result[0]) if impl.name == "numpy" else peak
 
 
 def output_bytes(losses) -> int:
     return sys.getsizeof(losses) + sum(sys.getsizeof(value) for value in losses) if isinstance(losses, list) else 0
 
 
-@pytest.mark.parametrize("name, long_T", [("numpy", 100_000), ("torch", 10_000), ("jax", 10_000)])
+@pytest.mark.parametrize("name, long_T", [("numpy", 100_000), ("torch", 100_000), ("jax", 100_000)])
 def test_tbptt_memory_does_not_grow_with_T(impls, name, long_T):
     short, long = peak_bytes(impls[name], 1_000), peak_bytes(impls[name], long_T)
     window_states = 32 * SIZES["B"] * SIZES["H"] * 4
