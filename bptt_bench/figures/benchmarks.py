@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator, PercentFormatter
 
-from bptt_bench.tables import write_atomically
+from bptt_bench.figures import save_figure
 
 MIB = 2**20
 IMPL_ORDER = ("numpy", "torch", "jax")
@@ -183,16 +183,6 @@ def _log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _save(fig, out_stem) -> list[Path]:
-    """out_stem.png (150 dpi) and out_stem.pdf, each written atomically."""
-    out_stem = Path(out_stem)
-    return [
-        write_atomically(out_stem.with_suffix(f".{fmt}"),
-                lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
-        for fmt in ("png", "pdf")
-    ]
-
-
 def _draw_time(ax, panel: pd.DataFrame, palette: dict) -> str:
     for setting, line in panel[panel["ok"]].sort_values("T").groupby("setting"):
         median = line["time_median_s"]
@@ -211,7 +201,7 @@ def plot_time_vs_T(table: pd.DataFrame, out_stem) -> list[Path]:
     axes[0].set_ylabel("time per sequence (s)")
     fig.suptitle("Time of one pass over one sequence (BPTT: loss + gradient; TBPTT: training)\n"
                  f"{_config_text(rows)}; {IQR_NOTE}", fontsize=10)
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def _draw_memory(ax, panel: pd.DataFrame, palette: dict) -> str:
@@ -241,7 +231,7 @@ def plot_memory_vs_T(table: pd.DataFrame, out_stem) -> list[Path]:
     measures = [Line2D([], [], color="0.3", linestyle=style, marker=marker, label=label)
                 for label, _, style, marker in MEMORY_MEASURES]
     fig.legend(handles=measures, title="memory", loc="outside right lower")
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def _heatmap(ax, tbptt: pd.DataFrame, column: str, scale: float, unit: str, cmap: str, k1s, k2s) -> None:
@@ -293,7 +283,7 @@ def plot_truncation_heatmaps(table: pd.DataFrame, out_stem) -> list[Path]:
     fig.suptitle(f"TBPTT(k1, k2) at T={T}, B={r['B']:g}, H={r['H']:g} ({r['dtype']}): every k1 steps, "
                  "backpropagate k2 steps\ngrey: not measured, or failed (status in red)",
                  fontsize=10)
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def _peak_text(rows: pd.DataFrame) -> str:
@@ -327,7 +317,7 @@ def plot_peak_fraction(table: pd.DataFrame, out_stem) -> list[Path]:
     fig.suptitle(f"Achieved fraction of the machine's measured matmul peak ({_peak_text(rows)})\n"
                  f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows); {_config_text(rows)}",
                  fontsize=10)
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def _per_impl(rows: pd.DataFrame, value) -> str:

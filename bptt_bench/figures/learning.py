@@ -18,8 +18,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from bptt_bench.experiments.training import RUN, final_rows
+from bptt_bench.figures import save_figure
 from bptt_bench.figures.benchmarks import setting_label
-from bptt_bench.tables import write_atomically
 
 LEARNED = 0.9  # a lag counts as learned when the mean final accuracy over seeds reaches this
 JOIN = ["impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype"]
@@ -32,19 +32,6 @@ PLAIN_MINOR = FuncFormatter(
         f"{value:g}" if value > 0 and round(value / 10 ** np.floor(np.log10(value))) in (2, 5) else ""
     )
 )
-
-
-def _save(fig, out_stem) -> list[Path]:
-    out_stem = Path(out_stem)
-    paths = []
-    for fmt in ("png", "pdf"):
-        paths.append(
-            write_atomically(
-                out_stem.with_suffix(f".{fmt}"),
-                lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"),
-            )
-        )
-    return paths
 
 
 def _labelled(table: pd.DataFrame) -> pd.DataFrame:
@@ -135,7 +122,7 @@ def plot_learnable_lag(training: pd.DataFrame, out_stem) -> list[Path]:
         f"Delayed recall, T = {', '.join(map(str, T))}: mean and range over {n} seeds, dots per seed",
         fontsize=9,
     )
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def _mean_final_accuracy(runs: pd.DataFrame) -> pd.Series:
@@ -242,7 +229,7 @@ def plot_loss_curves(training: pd.DataFrame, out_stem, tasks=("copy_memory", "di
         ]
         labels += [f"memoryless baseline {baseline:.3g}", f"diverged run ({len(marks)})"]
         ax_updates.legend(handles, labels, title="setting", fontsize=8)
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def _final_by_setting(training: pd.DataFrame) -> pd.DataFrame:
@@ -376,7 +363,7 @@ def plot_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame, out_stem) -> l
             ax.set_title(task, fontsize=9)
     if missing:
         fig.supxlabel("not plotted, no matching benchmark row: " + "; ".join(missing), fontsize=7)
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def _front(x: np.ndarray, loss: np.ndarray) -> np.ndarray:
@@ -462,7 +449,7 @@ def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
             f"{shown['batch'].nunique()} batches of {shown['B'].iloc[0]}",
             fontsize=9,
         )
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def summarize_gradient_bias(bias: pd.DataFrame) -> str:
@@ -522,7 +509,7 @@ def plot_gradient_decay(decay: pd.DataFrame, out_stem) -> list[Path]:
         f"{decay['seed'].nunique()} seeds",
         fontsize=9,
     )
-    return _save(fig, out_stem)
+    return save_figure(fig, out_stem)
 
 
 def decay_per_step(decay: pd.DataFrame) -> dict[float, float]:
