@@ -157,7 +157,7 @@ def _per_framework(table: pd.DataFrame, draw) -> tuple[Figure, np.ndarray, pd.Da
         panel = rows[rows["impl"] == impl]
         absent = ", ".join(s for s in palette if s not in set(panel["setting"]))
         notes = (draw(ax, panel, palette), _not_plotted(panel), absent and f"not run: {absent}")
-        note = "; ".join(n for n in notes if n)
+        note = "\n".join(n for n in notes if n)  # one line each: side-by-side titles must not collide
         ax.set_title(impl + (f"\n{note}" if note else ""), fontsize=10)
         _T_axis(ax, rows)
     handles = [Line2D([], [], color=c, marker="o", label=s) for s, c in palette.items()]
