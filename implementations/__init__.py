@@ -31,6 +31,7 @@ REGISTRY = {
     "numpy": Entry("implementations.numpy_rnn", "numpy", "tracemalloc"),
     "torch": Entry("implementations.torch_rnn", "torch", "saved tensors"),
     "jax": Entry("implementations.jax_rnn", "jax", "XLA temp buffers"),
+    "torch_nn": Entry("implementations.torch_nn", "torch", "saved tensors"),
 }
 NAMES = tuple(REGISTRY)  # also the plotting order
 PACKAGES = tuple(dict.fromkeys(entry.package for entry in REGISTRY.values()))  # each once, in order
