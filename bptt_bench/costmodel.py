@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from implementations.contract import default_segment
 from implementations.schedule import bptt_schedule, tbptt_schedule
 
 
@@ -27,14 +28,24 @@ def step_flops(B: int, D: int, H: int, O: int) -> int:
 
 
 def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k1=None, k2=None,
-         mode: str = "training") -> Cost:
+         mode: str = "training", segment=None) -> Cost:
     """Cost of one pass over one sequence.
 
     BPTT: T forward and T backward steps, T states kept. TBPTT: in training mode every
     window (a_j, t_j] is run forward, sum_j (t_j - a_j) steps; in gradient mode the
     ideal is T forward steps (our implementations recompute like training mode); both
-    run sum_j (t_j - s_j) backward steps and keep at most k2 states.
+    run sum_j (t_j - s_j) backward steps and keep at most k2 states. Checkpointed BPTT
+    (spacing c = segment, default ceil(sqrt(T))): T forward steps, then every segment but
+    the last is recomputed in the backward (the implementations keep the last one), T
+    backward steps; it keeps ceil(T/c) checkpoints plus one segment's min(c, T) states.
     """
+    if method == "checkpointed":
+        c = segment or default_segment(T)
+        n_segments = -(-T // c)
+        recomputed = (n_segments - 1) * c
+        F = step_flops(B, D, H, O)
+        kept = n_segments + min(c, T)
+        return Cost(T + recomputed, T, (T + recomputed) * F + 2 * T * F, kept * B * H * np.dtype(dtype).itemsize)
     updates = bptt_schedule(T) if method == "bptt" else tbptt_schedule(T, k1, k2)
     forward = backward = kept = 0
     for update in updates:

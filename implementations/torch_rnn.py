@@ -54,8 +54,8 @@ class TorchRNN(Implementation):
     def recurrence(self, params, state, x):
         """(outputs (n,B,H), final state) of n steps of x (n,B,D) from `state` (None: zeros),
         under whatever graph mode is in force."""
-        outputs = torch.stack(forward_states(params, state, x))
-        return outputs, outputs[-1]
+        states = forward_states(params, state, x)
+        return torch.stack(states), states[-1]  # not a view of the stack: that would keep it alive
 
     def readout(self, params, outputs):
         """Logits (n,B,O) of outputs (n,B,H), under whatever graph mode is in force."""

@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLoca
 
 import implementations
 from bptt_bench.figures import save_figure
+from implementations.contract import default_segment
 
 MIB = 2**20
 IMPL_ORDER = implementations.NAMES
@@ -41,8 +42,10 @@ IQR_NOTE = "error bars: interquartile range of the repeats, centred on the media
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 0.01 rather than 10^-2 on log scales
 
 
-def setting_label(method: str, k1, k2) -> str:
-    """'BPTT' or 'TBPTT(k1, k2)'."""
+def setting_label(method: str, k1, k2, segment=None, T=None) -> str:
+    """'BPTT', 'TBPTT(k1, k2)', 'checkpointed(c=64)' or, where c = ceil(sqrt(T)), 'checkpointed(c=√T)'."""
+    if method == "checkpointed":
+        return "checkpointed(c=√T)" if segment == default_segment(int(T)) else f"checkpointed(c={int(segment)})"
     return "BPTT" if method == "bptt" else f"TBPTT({int(k1)}, {int(k2)})"
 
 
@@ -57,11 +60,12 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
     configs = table[CONFIG].drop_duplicates()
     if len(configs) > 1:
         raise ValueError(f"figures expect one configuration {CONFIG} per table, got {len(configs)}")
+    segments = table["segment"] if "segment" in table else [None] * len(table)
     labelled = table.assign(
-        setting=[setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"])],
+        setting=[setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"], segments, table["T"])],
         ok=table["status"].eq("ok"),
     )
-    labelled = labelled.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL)
+    labelled = labelled.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL + ["setting"])
     return labelled.reset_index(drop=True)  # concatenated rows may repeat index labels
 
 
