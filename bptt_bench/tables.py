@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -25,15 +25,24 @@ BENCHMARK_COLUMNS = [
     "gflops_per_s", "peak_gflops_per_s", "impl_gemm_gflops_per_s", "peak_fraction", "loss", "grad_norm",
 ] + PROVENANCE_COLUMNS
 
-STATUSES = ("ok", "timeout", "oom", "nan", "error", "skipped")
+# The benchmark table: each cell's row with the grid(s) of the config it belongs to, comma-joined
+# (a cell in two grids is measured once); select a grid's rows with in_grid.
+BENCHMARK_TABLE_COLUMNS = ["grid"] + BENCHMARK_COLUMNS
+
+STATUSES = ("ok", "timeout", "oom", "killed", "nan", "error", "skipped")  # docs/measurement.md, Faults
+
+
+def in_grid(table: pd.DataFrame, name: str) -> pd.Series:
+    """Boolean mask of the benchmark table's rows that belong to grid `name`."""
+    return table["grid"].fillna("").str.split(",").map(lambda names: name in names)
 
 
 def write_atomically(path: Path | str, write) -> Path:
     """Call write(tmp_path), then rename onto path: readers never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # mode 0666 less the umask, like open()
     try:
         write(Path(tmp))
         os.replace(tmp, path)
