@@ -20,3 +20,7 @@ rule all:
             ext=["png", "pdf"],
         ),
         "results/findings.html",
+        # every cell and learning part is a target too: one deleted is measured again
+        # (and its tables and figures redrawn), though the tables that held it exist
+        CELL_FILES,
+        PART_FILES,

@@ -64,6 +64,19 @@ def write_table(table: pd.DataFrame, path) -> Path:
     return write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
+def read_cell(path) -> dict:
+    """A cell file's row; ValueError naming the file and the remedy if it is not one (never a bare JSON error)."""
+    try:
+        row = json.loads(Path(path).read_text())
+        missing = set(BENCHMARK_COLUMNS) - set(row)
+        if missing:
+            raise ValueError(f"columns {sorted(missing)} missing")
+    except (ValueError, AttributeError, TypeError) as error:
+        raise ValueError(f"{path} is not a cell row ({type(error).__name__}: {error}). Delete it and rerun "
+                         "snakemake: that cell is measured again and the tables rebuilt.") from None
+    return row
+
+
 def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     """Rows -> DataFrame with exactly `columns`; a missing or extra key is an error."""
     for row in rows:

@@ -78,9 +78,9 @@ def _bias_task(bias, config, path):
     tasks.info(block["task"], **(block["task_params"] or {}))
 
 
-def _decay_task(decay, config, path):
-    block = arguments("gradient_decay", decay)
-    tasks.info("delayed_recall", T=block["T"], V=block["V"], lag=1)  # its inputs: delayed recall at lag 1
+def _decay_length(T, config, path):
+    if T < 2:
+        raise ValueError(f"must be >= 2 (its inputs are delayed recall at lag 1); got {T}")
 
 
 def _grid_expands(grid, config, path):
@@ -100,7 +100,7 @@ CHECKS = [
     ("learning.learnable_lag.lags[*]", _lag_fits),
     ("learning.loss_curves.tasks.*", _task_params),
     ("learning.gradient_bias", _bias_task),
-    ("learning.gradient_decay", _decay_task),
+    ("learning.gradient_decay.T", _decay_length),
     ("benchmark.grids", _unique_grid_names),  # after the learning rows: it derives the loss-curve grids
     ("benchmark.grids[*]", _grid_expands),
 ]

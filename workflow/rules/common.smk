@@ -1,23 +1,43 @@
 from dataclasses import asdict
+from pathlib import Path
 
 from snakemake.utils import min_version
 
 from bptt_bench.study.config import check_config
 from bptt_bench.study.grid import expand as expand_cells
+from bptt_bench.study.grid import memberships
+from bptt_bench.tables import read_cell
 from bptt_bench.study.learning import TABLES as LEARNING_TABLES
 from bptt_bench.study.learning import parts as learning_parts
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# A --configfile describes the whole study (what it leaves out takes the schema's
+# defaults); without one, the default study. --config overrides either, key by key.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 # Checked (defaults filled in) before any job: a bad field stops the run with its name.
 check_config(config)
 
 CELLS = expand_cells(config)
+CELL_GRIDS = memberships(config)
+CELL_FILES = expand("results/cells/{cell}.json", cell=CELLS)
 LEARNING_PARTS = learning_parts(config)
+PART_FILES = [
+    f"results/learning/{experiment}/{part}.csv"
+    for experiment, parts in LEARNING_PARTS.items()
+    for part in parts
+]
+
+# A corrupt cell file stops the run here, naming the file, before any job could remove
+# the last good table.
+for path in CELL_FILES:
+    if Path(path).exists():
+        read_cell(path)
 
 BENCHMARK_FIGURES = expand(
     "results/figures/{figure}.{ext}",
