@@ -132,8 +132,8 @@ def test_oom_needs_evidence():
 def test_timeout_reason_shows_the_digits():
     from bptt_bench.measure.cell import CellSpec, measure_cell
 
-    row = measure_cell(CellSpec(impl="numpy", method="bptt", T=16, B=2, H=4, D=3, O=3, time_limit_s=0.001))
-    took = re.search(r"took (\S+) s > time limit 0.001 s", row["reason"])
+    row = measure_cell(CellSpec(impl="numpy", method="bptt", T=16, B=2, H=4, D=3, O=3, time_limit_s=1e-6))
+    took = re.search(r"took (\S+) s > time limit 1e-06 s", row["reason"])
     assert row["status"] == "timeout" and took and float(took.group(1)) > 0, row["reason"]  # was "took 0.0 s"
 
 
