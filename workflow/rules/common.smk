@@ -1,3 +1,4 @@
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from bptt_bench.study.learning import TABLES as LEARNING_TABLES
 from bptt_bench.study.learning import parts as learning_parts
 
 min_version("9.0")
+
+# Snakemake's own harmless bug (snakemake/snakemake#4280): `--report` would print
+# "RuntimeWarning: coroutine 'InputFiles._predicated_size_files.<locals>.sizes' was never awaited".
+warnings.filterwarnings(
+    "ignore",
+    message="coroutine 'InputFiles._predicated_size_files",
+    category=RuntimeWarning,
+)
 
 
 # A --configfile describes the whole study (what it leaves out takes the schema's
