@@ -1,4 +1,4 @@
-# bptt-bench: `snakemake --cores 8` runs the default study (config/config.yaml);
+# bptt-bench: `snakemake` runs the default study (config/config.yaml, or a --configfile);
 # `snakemake --report results/report.html` bundles its figures and tables.
 
 
