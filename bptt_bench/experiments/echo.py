@@ -10,13 +10,14 @@ final loss should sit on the level of the lags below k.
 from __future__ import annotations
 
 from bptt_bench.experiments.training import train
+from bptt_bench.tasks import ECHO_LAGS
 
 KS = (2, 3, 4, 5, 8, 9, 10, 16)
 
 
 def expected_level(k: int) -> str:
-    """The echo level ('none', 'lag3', 'both') TBPTT(k, k) can reach: lag L needs k >= L + 1."""
-    return "both" if k >= 9 else "lag3" if k >= 4 else "none"
+    """The echo level ('none', 'lag3', 'both') TBPTT(k, k) can reach: lag L has a gradient path only if k >= L + 1."""
+    return ("none", "lag3", "both")[sum(k >= lag + 1 for lag in ECHO_LAGS)]
 
 
 def echo(
