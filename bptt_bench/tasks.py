@@ -219,7 +219,7 @@ def echo_levels() -> dict[str, float]:
     The best predictor that sees a set of past bits predicts P(y_t = 1 | those bits), the
     average of 0.5 + 0.5 x_{t-3} - 0.25 x_{t-8} over the bits it does not see; its expected
     cross-entropy is the mean binary entropy of that probability over the bits it sees
-    (docs/experiments.md derives 0.6616, 0.5192, 0.4544).
+    (docs/experiments.md derives 0.6616, 0.5192, 0.45445).
     """
     def level(known: tuple[bool, bool]) -> float:
         entropies = []

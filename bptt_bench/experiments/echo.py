@@ -2,7 +2,7 @@
 
 x_t ~ Bernoulli(0.5), P(y_t = 1) = 0.5 + 0.5 x_{t-3} - 0.25 x_{t-8} (R2RT, 2016). The
 best expected cross-entropy is 0.6616 nats knowing neither lag, 0.5192 knowing lag 3,
-0.4544 knowing both (`tasks.echo_levels`). With TBPTT(k, k) the loss at position i of a
+0.45445 knowing both (`tasks.echo_levels`). With TBPTT(k, k) the loss at position i of a
 segment reaches back i steps, so lag L has a gradient path only when k >= L + 1: the
 final loss should sit on the level of the lags below k.
 """

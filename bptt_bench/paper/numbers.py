@@ -93,8 +93,9 @@ def scaling(bench: pd.DataFrame) -> dict:
     memory = claims._memory_column(pairs)
     rows = []
     for r in pairs.sort_values(["impl", "method", "k1", "k2"]).itertuples():
+        cell = f" [{r.cell}]" if "cell" in pairs and pairs["cell"].nunique() > 1 else ""
         rows.append({
-            "impl": r.impl, "T": _int(r.T), "setting": _setting(r.method, r.k1, r.k2),
+            "impl": r.impl, "T": _int(r.T), "setting": _setting(r.method, r.k1, r.k2) + cell,
             "bptt_ms": fmt(1e3 * r.time_median_s_bptt), "ms": fmt(1e3 * r.time_median_s),
             "time_ratio": fmt(r.time_median_s / r.time_median_s_bptt),
             "memory_ratio": fmt(getattr(r, memory) / getattr(r, f"{memory}_bptt")) if memory else "—",
@@ -122,6 +123,8 @@ def truncation_grid(bench: pd.DataFrame) -> dict:
     block = tbptt[tbptt["T"].eq(T)]
     rows = []
     for impl, rows_impl in block.groupby("impl"):
+        if len(rows_impl) < 2:
+            continue
         fast = rows_impl.loc[rows_impl["time_median_s"].idxmin()]
         slow = rows_impl.loc[rows_impl["time_median_s"].idxmax()]
         rows.append({"impl": impl, "n": str(len(rows_impl)),
@@ -134,16 +137,19 @@ def learning(training: pd.DataFrame) -> dict:
     """Learnable lag and loss curves: per setting, final accuracy by lag; per task, final loss by setting."""
     out = {}
     runs = final_rows(training).copy()
-    if "regime" in runs:
-        runs = runs[runs["regime"].eq(runs["regime"].mode().iloc[0]) | runs["task"].ne("delayed_recall")]
+    if "regime" not in runs:
+        runs["regime"] = "online, equal data"
+    runs["regime"] = runs["regime"].fillna("—").astype(str)
     lag = runs[runs["task"].eq("delayed_recall")]
     if len(lag):
-        mean = lag.fillna({"accuracy": 0.0}).groupby(["method", "k1", "k2", "lag"], dropna=False)["accuracy"].mean()
+        keys = ["regime", "method", "k1", "k2"]
+        mean = lag.fillna({"accuracy": 0.0}).groupby(keys + ["lag"], dropna=False)["accuracy"].mean()
         rows = []
-        for (method, k1, k2), line in mean.groupby(level=[0, 1, 2], dropna=False):
-            values = line.droplevel([0, 1, 2])
+        for (regime, method, k1, k2), line in mean.groupby(level=[0, 1, 2, 3], dropna=False):
+            values = line.droplevel([0, 1, 2, 3])
             learned = [int(L) for L, v in values.items() if v >= claims.LEARNED]
-            rows.append({"setting": _setting(method, k1, k2), "largest": str(max(learned)) if learned else "none",
+            rows.append({"regime": regime, "setting": _setting(method, k1, k2),
+                         "largest": str(max(learned)) if learned else "none",
                          "by_lag": ", ".join(f"{fmt(v, 2)} (L = {int(L)})" for L, v in values.items())})
         out["lag"] = {"rows": rows, "seeds": str(lag["seed"].nunique()), "T": _int(lag["T"].iloc[0]),
                       "learned": str(claims.LEARNED), "diverged": str(int(lag["status"].ne("ok").sum()))}

@@ -1,5 +1,7 @@
 # The paper: its own small experiments, their figures, the claims table, the numbers the
 # text quotes, and the PDF (Typst, through the `typst` package; no TeX).
+from pathlib import Path
+
 PAPER_EXPERIMENTS = ["echo", "derivative_free", "truncated_norms", "peer_check"]
 PAPER_FIGURES = ["echo", "derivative_free", "truncated_norms"]
 STUDY_TABLES = {
@@ -8,16 +10,8 @@ STUDY_TABLES = {
     "gradient_bias": "results/tables/gradient_bias.csv",
     "gradient_decay": "results/tables/gradient_decay.csv",
 } | {name: f"results/tables/{name}.csv" for name in PAPER_EXPERIMENTS}
-FIGURE_PDFS = expand(
-    "results/figures/{figure}.pdf",
-    figure=[
-        "time_vs_T",
-        "memory_vs_T",
-        "truncation_heatmaps",
-        "peak_fraction",
-        *LEARNING_FIGURES,
-        *PAPER_FIGURES,
-    ],
+FIGURE_PDFS = [path for path in BENCHMARK_FIGURES if path.endswith(".pdf")] + expand(
+    "results/figures/{figure}.pdf", figure=[*LEARNING_FIGURES, *PAPER_FIGURES]
 )
 
 
@@ -55,7 +49,6 @@ rule paper_figures:
     input:
         **{name: f"results/tables/{name}.csv" for name in PAPER_FIGURES},
     output:
-        pdfs=expand("results/figures/{figure}.pdf", figure=PAPER_FIGURES),
         **{
             name: report(
                 f"results/figures/{name}.png",
@@ -64,6 +57,7 @@ rule paper_figures:
             )
             for name in PAPER_FIGURES
         },
+        pdfs=expand("results/figures/{figure}.pdf", figure=PAPER_FIGURES),
     log:
         "logs/paper_figures.log",
     conda:
@@ -106,7 +100,8 @@ rule paper_numbers:
 
 rule paper:
     input:
-        source="paper/paper.typ",
+        # beside the Snakefile, so that `--directory` elsewhere still finds it
+        source=Path(workflow.basedir) / "paper" / "paper.typ",
         numbers="results/paper/numbers.json",
         claims="results/tables/claims.csv",
         figures=FIGURE_PDFS,
