@@ -167,22 +167,29 @@ def truncation_tames_exploding(tables) -> Verdict:
                    + "; ".join(parts))
 
 
+TARGET_TOLERANCE = 0.01  # nats: a derivative-free run's target is its final loss plus this
+
+
+def _time_to(curve: pd.DataFrame, target: float) -> float:
+    reached = curve[curve["loss"] <= target]["wall_s"]
+    return float(reached.min()) if len(reached) else math.inf
+
+
 def bptt_vs_derivative_free(tables) -> Verdict:
-    runs = tables["derivative_free"]
-    final = runs.sort_values("wall_s").groupby(["optimizer", "seed"]).tail(1)
+    runs = tables["derivative_free"].sort_values("wall_s")
     bptt = runs[runs["optimizer"].eq("bptt_sgd")]
-    others = sorted(set(final["optimizer"]) - {"bptt_sgd"})
+    others = sorted(set(runs["optimizer"]) - {"bptt_sgd"})
     if bptt.empty or not others:
         return Verdict("not tested", "needs bptt_sgd and at least one derivative-free optimiser")
     speedups, parts = [], []
     for name in others:
-        for row in final[final["optimizer"].eq(name)].itertuples():
-            curve = bptt[bptt["seed"].eq(row.seed)]
-            reached = curve[curve["loss"] <= row.loss]["wall_s"]
-            speedup = row.budget_s / max(reached.min(), 1e-9) if len(reached) else 0.0
+        for seed, curve in runs[runs["optimizer"].eq(name)].groupby("seed"):
+            target = curve["loss"].iloc[-1] + TARGET_TOLERANCE
+            theirs, ours = _time_to(curve, target), _time_to(bptt[bptt["seed"].eq(seed)], target)
+            speedup = theirs / max(ours, 1e-9) if math.isfinite(ours) else 0.0
             speedups.append(speedup)
-            parts.append(f"{name} seed {row.seed}: final {row.loss:.3f}, BPTT-SGD there "
-                         + (f"{speedup:.3g}x sooner" if len(reached) else "never"))
+            parts.append(f"{name} seed {seed}: target {target:.3f} in {theirs:.2g} s, BPTT-SGD "
+                         + (f"in {ours:.2g} s ({speedup:.3g}x sooner)" if math.isfinite(ours) else "never"))
     speedups = np.array(speedups)
     verdict = "holds" if (speedups >= 10).all() else "fails" if (speedups < 1).any() else "partly"
     return Verdict(verdict, f"budget {runs['budget_s'].iloc[0]:g} s each; " + "; ".join(parts))
@@ -386,7 +393,8 @@ CLAIMS = (
           "truncated_norms", {"truncated_norms": ("radius", "method", "k2", "grad_norm")}, truncation_tames_exploding),
     Claim("bptt_vs_derivative_free", "BPTT article",
           "BPTT trains RNNs much faster than general-purpose optimisation.",
-          "BPTT-SGD reaches each derivative-free optimiser's final held-out loss in <= 1/10 of the equal budget",
+          "time to reach each derivative-free run's final held-out loss + 0.01 nats: BPTT-SGD >= 10x sooner "
+          "(equal budgets of optimiser seconds)",
           "derivative_free", {"derivative_free": ("optimizer", "seed", "wall_s", "loss", "budget_s")},
           bptt_vs_derivative_free),
     Claim("williams_peng", "Williams & Peng 1990", "BPTT(2h'; h') learns about as well as full BPTT at lower cost.",
