@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from bptt_bench.experiments.training import final_rows
 from bptt_bench.figures import save_figure
 from bptt_bench.tasks import echo_levels
 
 LEVEL_LABELS = {"none": "neither lag known", "lag3": "lag 3 known", "both": "lags 3 and 8 known"}
+PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 1000 rather than 10^3 on a log axis
 OPTIMIZER_LABELS = {"bptt_sgd": "BPTT + SGD", "powell": "SciPy Powell", "es": "evolution strategy"}
 
 
@@ -39,7 +41,7 @@ def plot_echo(echo: pd.DataFrame, out_stem) -> list[Path]:
     ax.legend(fontsize=7, loc="upper right")
     first = runs.iloc[0]
     ax.set_title(f"Echo task, T = {first['T']}, H = {first['H']}, {first['impl']}, {first['dtype']}: "
-                 f"{runs['seed'].nunique()} seeds, {int(runs['sequences_seen'].max())} sequences each", fontsize=9)
+                 f"{runs['seed'].nunique()} seed(s), {int(runs['sequences_seen'].max())} sequences each", fontsize=9)
     return save_figure(fig, out_stem)
 
 
@@ -59,7 +61,7 @@ def plot_derivative_free(runs: pd.DataFrame, out_stem) -> list[Path]:
     ax.legend(fontsize=7)
     first = runs.iloc[0]
     ax.set_title(f"Echo task, T = {first['T']}, H = {first['H']} ({first['n_params']} parameters), float64: "
-                 f"{first['budget_s']:g} s each, {runs['seed'].nunique()} seeds", fontsize=9)
+                 f"{first['budget_s']:g} s each, {runs['seed'].nunique()} seed(s)", fontsize=9)
     return save_figure(fig, out_stem)
 
 
@@ -73,6 +75,8 @@ def plot_truncated_norms(norms: pd.DataFrame, out_stem) -> list[Path]:
         ax.plot(stats.index, stats["mean"], marker="o", label=label)
         ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.2)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(PLAIN)
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("spectral radius of W_hh")
     ax.set_ylabel("||gradient|| (all parameters)")
     ax.legend(fontsize=8, title="method; band: range over seeds", title_fontsize=7)
