@@ -24,6 +24,8 @@ def fmt(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     value = float(value)
+    if 1e3 <= abs(value) < 1e5:
+        return f"{value:.0f}"
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
         return f"{mantissa}e{int(exponent)}"
