@@ -19,12 +19,12 @@ FAILED = {  # (impl, method, T, k1, k2) -> status
 }
 
 
-def _row(impl, method, T, k1=None, k2=None):
+def _row(impl, method, T, k1=None, k2=None, grid=None):
     c = cost(method, T, dtype="float32", k1=k1, k2=k2, **SIZES)
     status = FAILED.get((impl, method, T, k1, k2), "ok")
     updates = math.ceil(T / k1) if k1 else 1
     seconds = c.flops / (GFLOPS[impl] * 1e9) + 1e-5 * c.forward_steps + 2e-4 * updates  # + Python overhead
-    row = dict.fromkeys(BENCHMARK_COLUMNS, math.nan)
+    row = dict.fromkeys(BENCHMARK_COLUMNS, math.nan) | ({"grid": grid} if grid else {})
     row.update(impl=impl, method=method, T=T, k1=k1 if k1 else math.nan, k2=k2 if k2 else math.nan,
                dtype="float32", threads=1, status=status, reason="" if status == "ok" else status,
                n_repeats=5, analytic_activation_bytes=c.activation_bytes, flops=c.flops,
@@ -37,19 +37,23 @@ def _row(impl, method, T, k1=None, k2=None):
     return row
 
 
-def synthetic_table() -> pd.DataFrame:
-    """A scaling block (jax lacks TBPTT(32, 8)) and a 3 x 3 truncation block at T=1024 (jax lacks (4, 64))."""
+def synthetic_table(grid: bool = False) -> pd.DataFrame:
+    """A scaling block (jax lacks TBPTT(32, 8)) and a 3 x 3 truncation block at T=1024 (jax lacks (4, 64)).
+
+    grid: add the `grid` column (the config grid each row came from), as newer tables have.
+    """
+    scaling, truncation = ("scaling", "truncation") if grid else (None, None)
     rows = []
     for impl in GFLOPS:
         for T in (64, 256, 1024, 4096):
-            rows.append(_row(impl, "bptt", T))
+            rows.append(_row(impl, "bptt", T, grid=scaling))
             for k1, k2 in ((16, 16), (16, 32), (32, 8)):
                 if (impl, k1, k2) != ("jax", 32, 8):
-                    rows.append(_row(impl, "tbptt", T, k1, k2))
+                    rows.append(_row(impl, "tbptt", T, k1, k2, grid=scaling))
         # (16, 16) at T=1024 is in both blocks: measured twice
-        rows += [_row(impl, "tbptt", 1024, k1, k2) for k1 in (4, 16, 64) for k2 in (4, 16, 64)
+        rows += [_row(impl, "tbptt", 1024, k1, k2, grid=truncation) for k1 in (4, 16, 64) for k2 in (4, 16, 64)
                  if (impl, k1, k2) != ("jax", 4, 64)]
-    return rows_to_table(rows, BENCHMARK_COLUMNS)
+    return rows_to_table(rows, BENCHMARK_COLUMNS + (["grid"] if grid else []))
 
 
 PLOTS = [benchmarks.plot_time_vs_T, benchmarks.plot_memory_vs_T, benchmarks.plot_truncation_heatmaps,
