@@ -67,7 +67,8 @@ def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
 
     Without a `grid` column: the T with the most TBPTT (k1, k2) pairs, keeping a k1 (k2)
     paired with more than half as many k2 (k1) as the fullest one (this drops scaling
-    settings that share the T, e.g. (32, 8) beside a {4, 16, 64}^2 grid).
+    settings that share the T, e.g. (32, 8) beside a {4, 16, 64}^2 grid), and frameworks
+    with a single pair there.
     """
     rows = cells(table)
     tbptt = rows[rows["method"] == "tbptt"]
@@ -82,7 +83,9 @@ def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
         for k in ("k1", "k2"):
             counts = pairs[k].value_counts()
             tbptt = tbptt[tbptt[k].isin(counts.index[counts > counts.max() / 2])]
-    bptt = rows[(rows["method"] == "bptt") & (rows["T"] == T)]
+        per_impl = tbptt.groupby("impl")["setting"].nunique()
+        tbptt = tbptt[tbptt["impl"].isin(per_impl.index[per_impl > 1])]  # a lone shared cell is not the grid
+    bptt = rows[(rows["method"] == "bptt") & (rows["T"] == T) & rows["impl"].isin(set(tbptt["impl"]))]
     return int(T), pd.concat([tbptt, bptt])
 
 

@@ -98,7 +98,8 @@ def draw_learnable_lag(training: pd.DataFrame, setting_style: SettingStyle | Non
             if line.empty:
                 continue
             x = line["lag"] + offsets[setting]
-            bars = ax.errorbar(x, line["mean"], yerr=[line["mean"] - line["low"], line["high"] - line["mean"]],
+            bars = ax.errorbar(x, line["mean"], yerr=[(line["mean"] - line["low"]).clip(lower=0),
+                                                        (line["high"] - line["mean"]).clip(lower=0)],
                                color=look.colour(setting), marker=look.marker(setting), markersize=6, capsize=3,
                                linewidth=1.4)
             style.tag(list(bars.lines[:1]) + list(bars.lines[2]), setting)
