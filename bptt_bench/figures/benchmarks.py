@@ -248,8 +248,7 @@ def _grid_values(tbptt: pd.DataFrame, column: str, scale: float, k1s, k2s) -> np
 
 def _heatmap(ax, values: np.ndarray, status: np.ndarray, norm, cmap: str, k1s, k2s):
     """k1 x k2 cells coloured by value (grey: no ok measurement, its status written in red)."""
-    colours = sns.color_palette(cmap, as_cmap=True).copy()
-    colours.set_bad("0.88")
+    colours = sns.color_palette(cmap, as_cmap=True).with_extremes(bad="0.88")
     image = ax.imshow(np.ma.masked_invalid(values), norm=norm, cmap=colours, aspect="auto")
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
@@ -372,7 +371,9 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
     rows = analysis.scaling_block(table)
     times = analysis.times_at_largest_T(rows)
     T_max = int(rows.loc[rows["ok"], "T"].max())
-    time_table = times.reset_index()
+    failed_at_T = rows[~rows["ok"] & (rows["T"] == T_max)]
+    status = failed_at_T.pivot(index="setting", columns="impl", values="status").reindex_like(times)
+    time_table = times.map(_g3).mask(times.isna() & status.notna(), status).fillna("").reset_index()
     memory = analysis.memory_growth(rows)
     model = memory[memory["measure"] == MODEL_MEMORY]
     measured = memory[memory["measure"] != MODEL_MEMORY].assign(
@@ -392,7 +393,7 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
         "time_vs_T": {
             "title": f"Time per sequence at T={T_max} ({_config_text(rows)})",
             "says": f"Median time per sequence of each setting at the largest T, in seconds ({_mode_text(rows)}).",
-            "table": _records(time_table, {"setting": str} | {i: _g3 for i in impl_order(times.columns)}),
+            "table": _records(time_table, {"setting": str} | {i: str for i in impl_order(times.columns)}),
             "notes": _failures(rows) + flag_note,
         },
         "memory_vs_T": {
