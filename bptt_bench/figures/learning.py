@@ -16,6 +16,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import SymmetricalLogLocator
 
 from bptt_bench.analysis import learning as analysis
 from bptt_bench.analysis import settings
@@ -121,7 +122,8 @@ def draw_learnable_lag(training: pd.DataFrame, setting_style: SettingStyle | Non
     n = analysis.final_runs(recall).groupby("setting")["seed"].nunique().min()
     T = ", ".join(f"{t:g}" for t in sorted(recall["T"].unique()))
     fig.suptitle(f"Delayed recall, T={T} — {_run_text(recall)}, {recall['sequences_seen'].max():g} sequences per run\n"
-                 f"mean over {n} seeds; bars: lowest to highest seed; settings offset slightly along L", fontsize=10)
+                 + (f"mean over {n} seeds; bars: lowest to highest seed" if n > 1 else "one seed")
+                 + "; settings offset slightly along L", fontsize=10)
     handles = [look.handle(s) for s in drawn] + [style.reference_handle(f"chance (1/V = {chance})")]
     _legend(fig, handles + ([_diverged_handle(n_diverged)] if n_diverged else []))
     return fig
@@ -199,6 +201,7 @@ def draw_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"),
             ax.grid(True, color="0.9")
         ax_updates.set_xscale("symlog", linthresh=10)
         ax_updates.set_xlim(left=0)
+        ax_updates.xaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=10, subs=(1, 2, 5)))
         ax_updates.xaxis.set_major_formatter(PLAIN)
         ax_updates.set_xlabel("SGD updates (one per segment; symlog scale: linear below 10)")
         ax_seconds.set_xlabel("training time (s, mean over seeds; evaluation excluded)")
@@ -207,9 +210,10 @@ def draw_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"),
         ax_updates.set_title(f"{task}: T={r['T']:g}{lag}; against updates", fontsize=10)
         ax_seconds.set_title(f"{task}: against training seconds", fontsize=10)
     fig.suptitle(f"Held-out loss during online SGD — {_run_text(labelled)}; "
-                 f"mean over {seeds} seeds, shaded from the lowest to the highest seed", fontsize=10)
-    handles = [look.handle(s) for s in drawn] + [_band_handle(f"range over {seeds} seeds"),
-                                                 style.reference_handle("memoryless baseline of the task")]
+                 + (f"mean over {seeds} seeds, shaded from the lowest to the highest seed" if seeds > 1
+                    else "one seed"), fontsize=10)
+    handles = [look.handle(s) for s in drawn] + ([_band_handle(f"range over {seeds} seeds")] if seeds > 1 else [])
+    handles.append(style.reference_handle("memoryless baseline of the task"))
     _legend(fig, handles + ([_diverged_handle(n_diverged)] if n_diverged else []))
     return fig
 
@@ -284,6 +288,7 @@ def draw_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame, setting_style:
                 ax.axhline(baseline, color=REFERENCE, linestyle=":", linewidth=1.2)
             elif ax is ax_time:
                 off_range.append(f"{task} {baseline:.3g}")
+            ax.margins(0.08)
             style.log_axis(ax, "x", min_labels=3)
             ax.set_xlabel(label)
             ax.set_ylabel(f"final held-out loss per target step\n({_loss_unit(task_runs)}, mean over seeds)")
@@ -293,15 +298,14 @@ def draw_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame, setting_style:
             ax_time.set_title(f"{task}: T={r['T']:g}, {_run_text(task_runs)}", fontsize=10)
             ax_memory.set_title(f"{task}: against peak memory", fontsize=10)
     fig.suptitle("Final loss against cost per sequence; cost from the benchmark cell of the same "
-                 "implementation, T, k1, k2 and sizes", fontsize=10)
+                 "implementation, T, k1, k2 and sizes"
+                 + (f"\nnot plotted, no ok benchmark cell: {'; '.join(missing)}" if missing else ""), fontsize=10)
     handles = [look.handle(s, linestyle="", markerfacecolor="none", markeredgewidth=1.8) for s in drawn]
     handles += [Line2D([], [], color=REFERENCE, linestyle="--", marker="o", markersize=14, alpha=0.5,
                        label="Pareto front (no setting both\ncheaper and lower): grey halo, dashed steps"),
                 style.reference_handle("memoryless baseline of the task"
                                        + (f"\n(above the plotted range: {'; '.join(off_range)})" if off_range else ""))]
     _legend(fig, handles)
-    if missing:
-        fig.supxlabel("not plotted, no ok benchmark cell: " + "; ".join(missing), fontsize=8)
     return fig
 
 
@@ -434,10 +438,10 @@ def draw_gradient_decay(decay: pd.DataFrame) -> Figure:
     ax.grid(True, color="0.9")
     r = decay.iloc[0]
     n = decay["seed"].nunique()
-    ax.set_title(f"Elman RNN, H={r['H']:g}, T={r['T']:g}, B={r['B']:g}, {r['dtype']} (NumPy): mean over {n} seeds",
-                 fontsize=10)
+    ax.set_title(f"Elman RNN, H={r['H']:g}, T={r['T']:g}, B={r['B']:g}, {r['dtype']} (NumPy): "
+                 + (f"mean over {n} seeds" if n > 1 else "one seed"), fontsize=10)
     handles = [Line2D([], [], color=colours[radius], linewidth=1.6, label=f"{radius:g}") for radius in radii]
-    handles.append(_band_handle(f"range over {n} seeds"))
+    handles += [_band_handle(f"range over {n} seeds")] if n > 1 else []
     _legend(fig, handles, title=r"spectral radius of $W_{hh}$")
     return fig
 
