@@ -201,7 +201,9 @@ def draw_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"),
             ax.grid(True, color="0.9")
         ax_updates.set_xscale("symlog", linthresh=10)
         ax_updates.set_xlim(left=0)
-        ax_updates.xaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=10, subs=(1, 2, 5)))
+        decades = np.log10(max(rows["update"].max(), 10)) - 1  # above the linear part
+        ax_updates.xaxis.set_major_locator(
+            SymmetricalLogLocator(base=10, linthresh=10, subs=(1, 2, 5) if decades <= 2 else (1,)))
         ax_updates.xaxis.set_major_formatter(PLAIN)
         ax_updates.set_xlabel("SGD updates (one per segment; symlog scale: linear below 10)")
         ax_seconds.set_xlabel("training time (s, mean over seeds; evaluation excluded)")
