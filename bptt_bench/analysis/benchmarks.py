@@ -103,11 +103,12 @@ def status_counts(rows: pd.DataFrame) -> dict[str, int]:
 
 
 def times_at_largest_T(rows: pd.DataFrame) -> pd.DataFrame:
-    """Median time per sequence of every ok cell at the largest T with an ok cell: setting x impl (s)."""
+    """Median time per sequence (s) at the largest T with an ok cell: every setting x impl of the rows,
+    NaN where that cell is not ok or was not run."""
     ok = rows[rows["ok"]]
     at_T = ok[ok["T"] == ok["T"].max()]
     table = at_T.pivot(index="setting", columns="impl", values="time_median_s")
-    return table.reindex(index=settings.table_order(at_T))
+    return table.reindex(index=settings.table_order(rows), columns=sorted(set(rows["impl"])))
 
 
 def growth(rows: pd.DataFrame, column: str) -> pd.DataFrame:

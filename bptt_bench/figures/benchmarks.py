@@ -352,10 +352,12 @@ def plot_peak_fraction(table: pd.DataFrame, out_stem, setting_style: SettingStyl
 # -- findings -----------------------------------------------------------------------------
 
 
-def _records(frame: pd.DataFrame, formats: dict) -> dict:
-    """{'columns': [...], 'rows': [[text, ...]]} of a table, each column formatted by formats[column]."""
-    return {"columns": list(formats), "rows": [[fmt(row[c]) for c, fmt in formats.items()]
-                                               for _, row in frame.iterrows()]}
+def _records(frame: pd.DataFrame, formats: dict, headers: dict | None = None) -> dict:
+    """{'columns': [...], 'rows': [[text, ...]]} of a table, each column formatted by formats[column] and
+    headed by headers[column] (default: its name)."""
+    headers = headers or {}
+    return {"columns": [headers.get(c, c) for c in formats],
+            "rows": [[fmt(row[c]) for c, fmt in formats.items()] for _, row in frame.iterrows()]}
 
 
 def _g3(v) -> str:
@@ -373,7 +375,7 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
     T_max = int(rows.loc[rows["ok"], "T"].max())
     failed_at_T = rows[~rows["ok"] & (rows["T"] == T_max)]
     status = failed_at_T.pivot(index="setting", columns="impl", values="status").reindex_like(times)
-    time_table = times.map(_g3).mask(times.isna() & status.notna(), status).fillna("").reset_index()
+    time_table = times.map(_g3).mask(times.isna() & status.notna(), status).fillna("not run").reset_index()
     memory = analysis.memory_growth(rows)
     model = memory[memory["measure"] == MODEL_MEMORY]
     measured = memory[memory["measure"] != MODEL_MEMORY].assign(
@@ -398,30 +400,37 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
         },
         "memory_vs_T": {
             "title": "How BPTT's peak memory grows with T",
-            "says": ("BPTT's measured peak from the smallest to the largest T against the analytic model's growth "
-                     "over the same T" + (f"; every TBPTT setting's peak RSS stays within {100 * worst['spread']:.3g}%"
-                                          f" of its smallest value across T (largest spread: {worst['setting']}, "
-                                          f"{worst['impl']})." if worst is not None else ".")),
+            "says": ("BPTT's measured peak from the smallest to the largest T of its ok cells, against the analytic "
+                     "model's growth over the same T" + (
+                         f"; a TBPTT setting's peak RSS varies across T by at most ×{1 + worst['spread']:.3g} "
+                         f"({worst['setting']}, {worst['impl']})." if worst is not None else ".")),
             "table": _records(measured, {"impl": str, "what": str, "T_low": str, "T_high": str,
                                          "low": lambda b: _g3(b / MIB), "high": lambda b: _g3(b / MIB),
-                                         "ratio": lambda r: f"×{r:.3g}", "model_ratio": lambda r: f"×{r:.3g}"}),
-            "notes": ["low, high in MiB; the native figures count different things per framework "
-                      "(compare each only with itself)."] + _failures(rows),
+                                         "ratio": lambda r: f"×{r:.3g}", "model_ratio": lambda r: f"×{r:.3g}"},
+                              {"what": "measure", "T_low": "from T", "T_high": "to T", "low": "MiB at from T",
+                               "high": "MiB at to T", "ratio": "growth", "model_ratio": "model's growth"}),
+            "notes": ["The native figures count different things per framework: compare each only with itself."]
+                     + _failures(rows),
         },
         "truncation_heatmaps": {
             "title": f"The k1 x k2 grid at T={T}",
             "says": "Span of time per sequence and of peak RSS over the grid's ok TBPTT cells, per framework.",
             "table": _records(ranges, {"impl": str, "n_ok": str, "time_low_s": _g3, "time_high_s": _g3,
                                        "fastest": str, "memory_low_bytes": lambda b: _g3(b / MIB),
-                                       "memory_high_bytes": lambda b: _g3(b / MIB)}),
-            "notes": ["memory columns: peak RSS above baseline, MiB."] + _failures(block),
+                                       "memory_high_bytes": lambda b: _g3(b / MIB)},
+                              {"n_ok": "ok cells", "time_low_s": "fastest (s)", "time_high_s": "slowest (s)",
+                               "fastest": "fastest setting", "memory_low_bytes": "lowest peak RSS (MiB)",
+                               "memory_high_bytes": "highest peak RSS (MiB)"}),
+            "notes": _failures(block),
         },
         "peak_fraction": {
             "title": "Fraction of the machine's matmul peak",
             "says": "The best ok cell of each framework, against the machine's peak and the framework's own GEMM rate.",
             "table": _records(best, {"impl": str, "setting": str, "T": lambda t: f"{t:g}",
                                      "peak_fraction": lambda f: f"{100 * f:.3g}%",
-                                     "own_gemm_fraction": lambda f: f"{100 * f:.3g}%" if np.isfinite(f) else ""}),
+                                     "own_gemm_fraction": lambda f: f"{100 * f:.3g}%" if np.isfinite(f) else ""},
+                              {"setting": "best cell", "peak_fraction": "of the machine's peak",
+                               "own_gemm_fraction": "framework's own GEMM rate"}),
             "notes": flag_note,
         },
     }
