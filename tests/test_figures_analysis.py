@@ -79,6 +79,11 @@ def _bench_row(impl, method, T, k1=NAN, k2=NAN, status="ok", time=1.0, rss=100.0
     return row | ({"grid": grid} if grid else {}) | extra
 
 
+def test_cells_of_other_recurrent_cells_stay_apart():
+    table = pd.DataFrame([_bench_row("numpy", "bptt", 8, cell="rnn"), _bench_row("numpy", "bptt", 8, cell="lstm")])
+    assert sorted(bench.cells(table)["cell"]) == ["lstm", "rnn"]
+
+
 def test_cells_keep_an_ok_row_over_a_failed_one_and_join_grid_names():
     table = pd.DataFrame([_bench_row("numpy", "bptt", 8, status="timeout", grid="truncation"),
                           _bench_row("numpy", "bptt", 8, grid="scaling")])
@@ -130,6 +135,8 @@ def test_best_peak_fraction_and_cpu_flags():
     assert best.loc["jax", ["T", "peak_fraction", "own_gemm_fraction"]].tolist() == [16, 0.6, 0.8]
     assert bench.cpu_flagged(rows)[["impl", "T"]].values.tolist() == [["jax", 16]]
     assert bench.cpu_flagged(rows.drop(columns="cpu_s")).empty
+    flagged_by_row = rows.assign(cpu_over_threads=[False, False, True])  # the table's own flag wins
+    assert bench.cpu_flagged(flagged_by_row)[["impl", "T"]].values.tolist() == [["numpy", 8]]
 
 
 # -- learning tables ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bptt_bench.analysis import settings
 
-CELL = ["impl", "method", "T", "k1", "k2"]
+CELL = ["impl", "method", "T", "k1", "k2"]  # plus "cell" (rnn, lstm, gru) in tables that have it
 CONFIG = ["B", "H", "D", "O", "dtype", "threads"]
 SHARED_MEMORY = "peak_rss_bytes"  # measured the same way in every framework: the axis frameworks share
 NATIVE_MEMORY = "framework_peak_bytes"  # each framework's own bookkeeping: compare within a framework only
@@ -36,11 +36,13 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
     configs = table[CONFIG].drop_duplicates()
     if len(configs) > 1:
         raise ValueError(f"expected one configuration {CONFIG} per table, got {len(configs)}")
+    key = CELL + (["cell"] if "cell" in table else [])
     rows = settings.labelled(table).assign(ok=table["status"].eq("ok").to_numpy())
     if "grid" in rows:
-        names = rows.groupby(CELL, dropna=False)["grid"].transform(lambda g: ",".join(sorted(set(g.dropna()))))
+        names = rows.groupby(key, dropna=False)["grid"].transform(
+            lambda g: ",".join(sorted({n for names in g.dropna() for n in names.split(",") if n})))
         rows = rows.assign(grid=names)
-    rows = rows.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL)
+    rows = rows.sort_values("ok", ascending=False, kind="stable").drop_duplicates(key)
     return rows.reset_index(drop=True)
 
 
@@ -183,8 +185,11 @@ def peak_range(rows: pd.DataFrame) -> tuple[float, float]:
 
 
 def cpu_flagged(rows: pd.DataFrame) -> pd.DataFrame:
-    """Ok 1-thread cells whose median CPU seconds per wall second exceed CPU_PER_WALL_LIMIT (none without `cpu_s`)."""
+    """Ok cells that used more cores than their `threads`: the row's `cpu_over_threads` flag where the table
+    has it, else median CPU seconds per wall second above CPU_PER_WALL_LIMIT x threads (none without `cpu_s`)."""
+    if "cpu_over_threads" in rows:
+        return rows[rows["ok"] & rows["cpu_over_threads"].fillna(False).astype(bool)]
     if "cpu_s" not in rows:
         return rows.iloc[:0]
-    ratio = rows["cpu_s"] / rows["time_median_s"]
-    return rows[rows["ok"] & (rows["threads"] == 1) & (ratio > CPU_PER_WALL_LIMIT)].assign(cpu_per_wall=ratio)
+    ratio = rows["cpu_per_wall"] if "cpu_per_wall" in rows else rows["cpu_s"] / rows["time_median_s"]
+    return rows[rows["ok"] & (ratio > CPU_PER_WALL_LIMIT * rows["threads"])]

@@ -107,7 +107,7 @@ def _flag(ax, panel: pd.DataFrame, y: str, shift: dict) -> int:
 
 def _flag_handle() -> Line2D:
     return Line2D([], [], linestyle="", marker="o", markersize=10, markerfacecolor="none", markeredgecolor="red",
-                  label=f"CPU / wall > {analysis.CPU_PER_WALL_LIMIT} on 1 thread")
+                  label=f"used more cores than its threads\n(CPU / wall > {analysis.CPU_PER_WALL_LIMIT} x threads)")
 
 
 # -- time ---------------------------------------------------------------------------------
@@ -388,8 +388,10 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
     ranges = analysis.truncation_ranges(block)
     best = analysis.best_peak_fraction(rows)
     flagged = analysis.cpu_flagged(rows)
-    flag_note = ([f"{len(flagged)} 1-thread cells used more than one core (CPU/wall > "
-                  f"{analysis.CPU_PER_WALL_LIMIT}): ringed in red."] if len(flagged) else [])
+    flag_note = ([f"{len(flagged)} cells used more cores than their threads (CPU/wall > "
+                  f"{analysis.CPU_PER_WALL_LIMIT} x threads), ringed in red: "
+                  + ", ".join(f"{r.impl} {r.setting} at T={r.T:g}" for r in flagged.itertuples())]
+                 if len(flagged) else [])
     worst = spread.loc[spread["spread"].idxmax()] if len(spread) else None
     return {
         "time_vs_T": {

@@ -44,9 +44,10 @@ def impl_order(present: Iterable[str]) -> list[str]:
 
 def native_memory_label(impl: str) -> str:
     """What a framework's native peak-memory column counts (from the registry when it says)."""
-    labels = getattr(implementations, "NATIVE_MEMORY", None) or {
-        "numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}
-    return labels.get(impl, "framework-reported")
+    registry = getattr(implementations, "REGISTRY", None)
+    if registry is not None and impl in registry:
+        return registry[impl].native_memory
+    return {"numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}.get(impl, "framework-reported")
 
 
 class SettingStyle:
