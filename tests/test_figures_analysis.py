@@ -280,3 +280,18 @@ def test_findings_page_shows_each_summary_as_a_table():
     assert "numpy BPTT at T=4096: timeout" in page and "TBPTT(2, 4)" in page
     lag = summaries["learnable_lag"]["table"]
     assert lag["rows"][0][:2] == ["BPTT", "2"] and lag["rows"][2][:2] == ["TBPTT(2, 4)", "none"]
+
+
+def test_readme_numbers_come_from_the_tables(tmp_path, capsys):
+    from bptt_bench.analysis.__main__ import main
+
+    (tmp_path / "tables").mkdir()
+    synthetic_table().to_parquet(tmp_path / "tables/benchmarks.parquet")
+    _training().to_csv(tmp_path / "tables/training.csv", index=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"benchmark": {"B": 8, "H": 64, "D": 16, "O": 10}}))
+    main([str(tmp_path), "--configfile", str(config), "--T", "1024"])
+    out = capsys.readouterr().out
+    times = bench.cell_summary(bench.scaling_block(synthetic_table()), "BPTT", 1024).set_index("impl")
+    assert f"numpy {times.loc['numpy', 'time_median_s']:.3g} s" in out
+    assert "**Learnable lag** (mean final accuracy ≥ 0.9): BPTT 2, TBPTT(2, 2) 2, TBPTT(2, 4) none." in out

@@ -173,6 +173,13 @@ def best_peak_fraction(rows: pd.DataFrame) -> pd.DataFrame:
         ["impl", "setting", "T", "peak_fraction", "own_gemm_fraction"]].reset_index(drop=True)
 
 
+def cell_summary(rows: pd.DataFrame, setting: str, T: int) -> pd.DataFrame:
+    """Per framework, the ok cell of `setting` at `T`: impl, time_median_s, peak_fraction, own_gemm_fraction."""
+    ok = rows[rows["ok"] & (rows["setting"] == setting) & (rows["T"] == T)]
+    ok = ok.assign(own_gemm_fraction=ok["impl_gemm_gflops_per_s"] / ok["peak_gflops_per_s"])
+    return ok[["impl", "time_median_s", "peak_fraction", "own_gemm_fraction"]].reset_index(drop=True)
+
+
 def own_gemm_fraction(rows: pd.DataFrame) -> float:
     """The framework's own large-GEMM rate over the machine's peak (median over rows; NaN if unknown)."""
     return float((rows["impl_gemm_gflops_per_s"] / rows["peak_gflops_per_s"]).median())

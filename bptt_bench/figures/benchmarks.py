@@ -432,7 +432,7 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
                                      "peak_fraction": lambda f: f"{100 * f:.3g}%",
                                      "own_gemm_fraction": lambda f: f"{100 * f:.3g}%" if np.isfinite(f) else ""},
                               {"setting": "best cell", "peak_fraction": "of the machine's peak",
-                               "own_gemm_fraction": "framework's own GEMM rate"}),
+                               "own_gemm_fraction": "its own GEMM rate, of the machine's peak"}),
             "notes": flag_note,
         },
     }
