@@ -31,6 +31,10 @@ def test_settings_have_one_name_and_one_order():
     assert settings.label("bptt", NAN, NAN) == "BPTT"
     assert settings.label("tbptt", 16.0, 32.0) == "TBPTT(16, 32)"
     assert settings.label("checkpointed", segment=8) == "checkpointed BPTT(c=8)"
+    assert settings.label("tbptt", 4, 8, cell="lstm") == "LSTM TBPTT(4, 8)"
+    assert settings.label("bptt", cell="rnn_tanh") == settings.label("bptt", cell=NAN) == "BPTT"
+    assert settings.ordered([{"method": "bptt", "cell": "gru"}, ("tbptt", 2, 2), {"method": "bptt", "cell": "lstm"}]
+                            ) == ["TBPTT(2, 2)", "LSTM BPTT", "GRU BPTT"]
     records = [("tbptt", 16, 4), ("tbptt", 4, 16), {"method": "checkpointed", "segment": 3}, ("bptt", None, None),
                ("tbptt", 4, 8), ("tbptt", 4, 16)]
     assert settings.ordered(records) == ["BPTT", "checkpointed BPTT(c=3)", "TBPTT(4, 8)", "TBPTT(4, 16)",

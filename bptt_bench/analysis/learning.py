@@ -80,12 +80,13 @@ def pareto_points(training: pd.DataFrame, benchmarks: pd.DataFrame) -> tuple[pd.
     Benchmark rows match on JOIN (BPTT's k1 = k2 = T) and count only when 'ok'.
     """
     runs = final_runs(training)
-    final = (_key_columns(runs).groupby(["task", "setting"] + JOIN, dropna=False, as_index=False, sort=False)
+    join = JOIN + (["cell"] if "cell" in runs and "cell" in benchmarks else [])
+    final = (_key_columns(runs).groupby(["task", "setting"] + join, dropna=False, as_index=False, sort=False)
              .agg(loss=("loss", "mean"), baseline=("baseline_loss", "first")))
-    measured = (_key_columns(benchmarks[benchmarks["status"].eq("ok")]).groupby(JOIN, as_index=False)
+    measured = (_key_columns(benchmarks[benchmarks["status"].eq("ok")]).groupby(join, as_index=False)
                 .agg(time_s=("time_median_s", "median"), framework_peak_bytes=("framework_peak_bytes", "median"),
                      peak_rss_bytes=("peak_rss_bytes", "median")))
-    points = final.merge(measured, on=JOIN, how="left")
+    points = final.merge(measured, on=join, how="left")
     unmatched = points["time_s"].isna()
     missing = [f"{row.task} {row.setting}" for row in points[unmatched].itertuples()]
     return points[~unmatched].reset_index(drop=True), missing

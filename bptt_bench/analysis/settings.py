@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 METHOD_ORDER = ("bptt", "checkpointed", "tbptt")  # full gradient first, then cheaper exact, then truncated
+CELL_ORDER = ("rnn_tanh", "lstm", "gru")  # recurrent cells; the Elman cell's settings carry no prefix
 
 
 def _integer(value) -> int | None:
@@ -21,35 +22,49 @@ def _integer(value) -> int | None:
     return int(value)
 
 
-def label(method: str, k1=None, k2=None, segment=None) -> str:
-    """'BPTT', 'TBPTT(k1, k2)', 'checkpointed BPTT(c=16)' or 'checkpointed BPTT'; another method keeps its name."""
+def _gated(cell) -> str | None:
+    """The cell's name when it is not the Elman cell (None, NaN, '' and 'rnn_tanh' are the Elman cell)."""
+    return None if cell is None or cell != cell or cell in ("", "rnn_tanh") else str(cell)
+
+
+def label(method: str, k1=None, k2=None, segment=None, cell=None) -> str:
+    """'BPTT', 'TBPTT(k1, k2)', 'checkpointed BPTT(c=16)' or 'checkpointed BPTT'; another method keeps its
+    name; prefixed 'LSTM ' or 'GRU ' for a gated cell."""
     if method == "bptt":
-        return "BPTT"
-    if method == "tbptt":
-        return f"TBPTT({_integer(k1)}, {_integer(k2)})"
-    if method == "checkpointed":
+        text = "BPTT"
+    elif method == "tbptt":
+        text = f"TBPTT({_integer(k1)}, {_integer(k2)})"
+    elif method == "checkpointed":
         c = _integer(segment)
-        return "checkpointed BPTT" + (f"(c={c})" if c is not None else "")
-    return str(method)
+        text = "checkpointed BPTT" + (f"(c={c})" if c is not None else "")
+    else:
+        text = str(method).replace("_", " ")
+    gated = _gated(cell)
+    return f"{gated.upper()} {text}" if gated else text
 
 
-def sort_key(method: str, k1=None, k2=None, segment=None) -> tuple:
-    """BPTT, then checkpointed by c, then TBPTT by (k1, k2), then other methods by name."""
+def sort_key(method: str, k1=None, k2=None, segment=None, cell=None) -> tuple:
+    """By cell (Elman first), then BPTT, checkpointed by c, TBPTT by (k1, k2), other methods by name."""
+    gated = _gated(cell)
+    cell_rank = CELL_ORDER.index(gated) if gated in CELL_ORDER else 0 if gated is None else len(CELL_ORDER)
     rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
     numbers = [_integer(v) for v in (segment, k1, k2)]
-    return rank, method, *[-1 if n is None else n for n in numbers]
+    return cell_rank, gated or "", rank, method, *[-1 if n is None else n for n in numbers]
+
+
+FIELDS = ("method", "k1", "k2", "segment", "cell")
 
 
 def _fields(record) -> dict:
-    """method, k1, k2, segment of a row, a CellSpec-like object, a mapping or a (method, k1, k2) tuple."""
+    """method, k1, k2, segment, cell of a row, a CellSpec-like object, a mapping or a (method, k1, k2) tuple."""
     if isinstance(record, Mapping):
         get = record.get
     elif isinstance(record, (tuple, list)):
-        return dict(zip(("method", "k1", "k2"), record)) | {"segment": None}
+        return dict.fromkeys(FIELDS) | dict(zip(("method", "k1", "k2"), record))
     else:
         def get(name, default=None):
             return getattr(record, name, default)
-    return {name: get(name, None) for name in ("method", "k1", "k2", "segment")}
+    return {name: get(name, None) for name in FIELDS}
 
 
 def ordered(records: Iterable) -> list[str]:
@@ -62,16 +77,14 @@ def ordered(records: Iterable) -> list[str]:
 
 
 def labelled(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with a `setting` column (label of each row's method, k1, k2 and segment if present)."""
-    segment = table["segment"] if "segment" in table else [None] * len(table)
-    return table.assign(setting=[label(m, a, b, c) for m, a, b, c in zip(table["method"], table["k1"], table["k2"],
-                                                                        segment)])
+    """The table with a `setting` column (label of each row's method, k1, k2, and segment and cell if present)."""
+    columns = [table[name] if name in table else [None] * len(table) for name in FIELDS]
+    return table.assign(setting=[label(*fields) for fields in zip(*columns)])
 
 
 def table_order(table: pd.DataFrame) -> list[str]:
     """Setting labels present in a table, in the study's order."""
-    columns = [c for c in ("method", "k1", "k2", "segment") if c in table]
-    return ordered(table[columns].to_dict("records"))
+    return ordered(table[[c for c in FIELDS if c in table]].to_dict("records"))
 
 
 def study_settings(cell_specs: Iterable, learning_parts: Mapping) -> list[str]:

@@ -24,9 +24,9 @@ from bptt_bench.experiments.training import RUN
 from bptt_bench.figures import save_figure, style
 from bptt_bench.figures.style import PLAIN, REFERENCE, SettingStyle, native_memory_label
 
-# Re-exported: the numbers the learning figures draw.
-largest_learned_lag, pareto_points, decay_per_step = (analysis.largest_learned_lag, analysis.pareto_points,
-                                                      analysis.decay_per_step)
+# Re-exported for older callers; new code imports them from bptt_bench.analysis.learning.
+LEARNED, largest_learned_lag, pareto_points, decay_per_step = (
+    analysis.LEARNED, analysis.largest_learned_lag, analysis.pareto_points, analysis.decay_per_step)
 DIVERGED = dict(marker="X", s=90, edgecolor="black", linewidth=0.8, zorder=5)
 BAND_ALPHA = 0.15
 
