@@ -27,15 +27,35 @@ def _row(impl, method, T, k1=None, k2=None, grid=None):
     updates = math.ceil(T / k1) if k1 else 1
     seconds = c.flops / (GFLOPS[impl] * 1e9) + 1e-5 * c.forward_steps + 2e-4 * updates  # + Python overhead
     row = dict.fromkeys(BENCHMARK_COLUMNS, math.nan) | ({"grid": grid} if grid else {})
-    row.update(impl=impl, method=method, T=T, k1=k1 if k1 else math.nan, k2=k2 if k2 else math.nan,
-               dtype="float32", threads=1, status=status, reason="" if status == "ok" else status,
-               n_repeats=5, analytic_activation_bytes=c.activation_bytes, flops=c.flops,
-               peak_gflops_per_s=PEAK_GFLOPS, **SIZES)
+    row.update(
+        impl=impl,
+        method=method,
+        T=T,
+        k1=k1 if k1 else math.nan,
+        k2=k2 if k2 else math.nan,
+        dtype="float32",
+        threads=1,
+        status=status,
+        reason="" if status == "ok" else status,
+        n_repeats=5,
+        analytic_activation_bytes=c.activation_bytes,
+        flops=c.flops,
+        peak_gflops_per_s=PEAK_GFLOPS,
+        **SIZES,
+    )
     if status == "ok":
-        row.update(time_median_s=seconds, time_iqr_s=0.1 * seconds, time_min_s=0.95 * seconds, compile_s=0.0,
-                   peak_rss_bytes=c.activation_bytes * 1.3 + 2**20 * (1 + T / 4096), framework_peak_bytes=c.activation_bytes * 1.1,
-                   gflops_per_s=c.flops / seconds / 1e9, peak_fraction=c.flops / seconds / 1e9 / PEAK_GFLOPS,
-                   loss=1.0, grad_norm=1.0)
+        row.update(
+            time_median_s=seconds,
+            time_iqr_s=0.1 * seconds,
+            time_min_s=0.95 * seconds,
+            compile_s=0.0,
+            peak_rss_bytes=c.activation_bytes * 1.3 + 2**20 * (1 + T / 4096),
+            framework_peak_bytes=c.activation_bytes * 1.1,
+            gflops_per_s=c.flops / seconds / 1e9,
+            peak_fraction=c.flops / seconds / 1e9 / PEAK_GFLOPS,
+            loss=1.0,
+            grad_norm=1.0,
+        )
     return row
 
 
@@ -53,13 +73,21 @@ def synthetic_table(grid: bool = False) -> pd.DataFrame:
                 if (impl, k1, k2) != ("jax", 32, 8):
                     rows.append(_row(impl, "tbptt", T, k1, k2, grid=scaling))
         # (16, 16) at T=1024 is in both blocks: measured twice
-        rows += [_row(impl, "tbptt", 1024, k1, k2, grid=truncation) for k1 in (4, 16, 64) for k2 in (4, 16, 64)
-                 if (impl, k1, k2) != ("jax", 4, 64)]
+        rows += [
+            _row(impl, "tbptt", 1024, k1, k2, grid=truncation)
+            for k1 in (4, 16, 64)
+            for k2 in (4, 16, 64)
+            if (impl, k1, k2) != ("jax", 4, 64)
+        ]
     return rows_to_table(rows, BENCHMARK_COLUMNS + (["grid"] if grid else []))
 
 
-PLOTS = [benchmarks.plot_time_vs_T, benchmarks.plot_memory_vs_T, benchmarks.plot_truncation_heatmaps,
-         benchmarks.plot_peak_fraction]
+PLOTS = [
+    benchmarks.plot_time_vs_T,
+    benchmarks.plot_memory_vs_T,
+    benchmarks.plot_truncation_heatmaps,
+    benchmarks.plot_peak_fraction,
+]
 
 
 @pytest.mark.parametrize("grid", [False, True], ids=["inferred blocks", "grid column"])
@@ -85,9 +113,16 @@ def test_summary_has_a_table_per_figure_naming_failures():
     assert set(summary) == {p.__name__.removeprefix("plot_") for p in PLOTS}
     assert all(entry["title"] and entry["says"] and entry["table"]["rows"] for entry in summary.values())
     assert any(n.startswith("numpy BPTT at T=4096: timeout") for n in summary["time_vs_T"]["notes"])
-    assert any(n.startswith("torch TBPTT(64, 64) at T=1024: oom") for n in summary["truncation_heatmaps"]["notes"])
-    times = dict((row[0], row[1:]) for row in summary["time_vs_T"]["table"]["rows"])  # at T=4096, numpy timed out
-    assert summary["time_vs_T"]["table"]["columns"] == ["setting", "numpy", "torch", "jax"] and times["BPTT"][0] == "timeout"
+    assert any(
+        n.startswith("torch TBPTT(64, 64) at T=1024: oom") for n in summary["truncation_heatmaps"]["notes"]
+    )
+    times = dict(
+        (row[0], row[1:]) for row in summary["time_vs_T"]["table"]["rows"]
+    )  # at T=4096, numpy timed out
+    assert (
+        summary["time_vs_T"]["table"]["columns"] == ["setting", "numpy", "torch", "jax"]
+        and times["BPTT"][0] == "timeout"
+    )
 
 
 def test_two_configurations_are_refused():

@@ -40,7 +40,8 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
     rows = settings.labelled(table).assign(ok=table["status"].eq("ok").to_numpy())
     if "grid" in rows:
         names = rows.groupby(key, dropna=False)["grid"].transform(
-            lambda g: ",".join(sorted({n for names in g.dropna() for n in names.split(",") if n})))
+            lambda g: ",".join(sorted({n for names in g.dropna() for n in names.split(",") if n}))
+        )
         rows = rows.assign(grid=names)
     rows = rows.sort_values("ok", ascending=False, kind="stable").drop_duplicates(key)
     return rows.reset_index(drop=True)
@@ -95,8 +96,11 @@ def not_ok(rows: pd.DataFrame) -> pd.DataFrame:
     """The cells that are not ok: impl, setting, T, status, reason, in framework then setting order."""
     failed = rows[~rows["ok"]]
     order = {s: i for i, s in enumerate(settings.table_order(rows))}
-    return (failed.assign(_o=failed["setting"].map(order)).sort_values(["impl", "_o", "T"])
-            [["impl", "setting", "T", "status", "reason"]].reset_index(drop=True))
+    return (
+        failed.assign(_o=failed["setting"].map(order))
+        .sort_values(["impl", "_o", "T"])[["impl", "setting", "T", "status", "reason"]]
+        .reset_index(drop=True)
+    )
 
 
 def status_counts(rows: pd.DataFrame) -> dict[str, int]:
@@ -122,9 +126,17 @@ def growth(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     for (setting, impl), line in rows.dropna(subset=[column]).groupby(["setting", "impl"], sort=False):
         line = line.sort_values("T")
         low, high = line.iloc[0], line.iloc[-1]
-        records.append(dict(setting=setting, impl=impl, T_low=int(low["T"]), T_high=int(high["T"]),
-                            low=float(low[column]), high=float(high[column]),
-                            ratio=float(high[column] / low[column])))
+        records.append(
+            dict(
+                setting=setting,
+                impl=impl,
+                T_low=int(low["T"]),
+                T_high=int(high["T"]),
+                low=float(low[column]),
+                high=float(high[column]),
+                ratio=float(high[column] / low[column]),
+            )
+        )
     return pd.DataFrame(records, columns=["setting", "impl", "T_low", "T_high", "low", "high", "ratio"])
 
 
@@ -158,11 +170,29 @@ def truncation_ranges(T_rows: pd.DataFrame) -> pd.DataFrame:
     records = []
     for impl, mine in ok.groupby("impl", sort=False):
         fastest = mine.loc[mine["time_median_s"].idxmin()]
-        records.append(dict(impl=impl, n_ok=len(mine), time_low_s=mine["time_median_s"].min(),
-                            time_high_s=mine["time_median_s"].max(), fastest=fastest["setting"],
-                            memory_low_bytes=mine[SHARED_MEMORY].min(), memory_high_bytes=mine[SHARED_MEMORY].max()))
-    return pd.DataFrame(records, columns=["impl", "n_ok", "time_low_s", "time_high_s", "fastest", "memory_low_bytes",
-                                          "memory_high_bytes"])
+        records.append(
+            dict(
+                impl=impl,
+                n_ok=len(mine),
+                time_low_s=mine["time_median_s"].min(),
+                time_high_s=mine["time_median_s"].max(),
+                fastest=fastest["setting"],
+                memory_low_bytes=mine[SHARED_MEMORY].min(),
+                memory_high_bytes=mine[SHARED_MEMORY].max(),
+            )
+        )
+    return pd.DataFrame(
+        records,
+        columns=[
+            "impl",
+            "n_ok",
+            "time_low_s",
+            "time_high_s",
+            "fastest",
+            "memory_low_bytes",
+            "memory_high_bytes",
+        ],
+    )
 
 
 def best_peak_fraction(rows: pd.DataFrame) -> pd.DataFrame:
@@ -170,7 +200,8 @@ def best_peak_fraction(rows: pd.DataFrame) -> pd.DataFrame:
     ok = rows[rows["ok"] & rows["peak_fraction"].notna()]
     best = ok.loc[ok.groupby("impl", sort=False)["peak_fraction"].idxmax()]
     return best.assign(own_gemm_fraction=best["impl_gemm_gflops_per_s"] / best["peak_gflops_per_s"])[
-        ["impl", "setting", "T", "peak_fraction", "own_gemm_fraction"]].reset_index(drop=True)
+        ["impl", "setting", "T", "peak_fraction", "own_gemm_fraction"]
+    ].reset_index(drop=True)
 
 
 def cell_summary(rows: pd.DataFrame, setting: str, T: int) -> pd.DataFrame:
@@ -193,7 +224,8 @@ def peak_range(rows: pd.DataFrame) -> tuple[float, float]:
 
 def cpu_flagged(rows: pd.DataFrame) -> pd.DataFrame:
     """Ok cells that used more cores than their `threads`: the row's `cpu_over_threads` flag where the table
-    has it, else median CPU seconds per wall second above CPU_PER_WALL_LIMIT x threads (none without `cpu_s`)."""
+    has it, else median CPU seconds per wall second above CPU_PER_WALL_LIMIT x threads (none without `cpu_s`).
+    """
     if "cpu_over_threads" in rows:
         return rows[rows["ok"] & rows["cpu_over_threads"].fillna(False).astype(bool)]
     if "cpu_s" not in rows:

@@ -32,19 +32,30 @@ def lag_accuracy(training: pd.DataFrame) -> pd.DataFrame:
     """
     runs = final_runs(training[training["task"].eq("delayed_recall")])
     runs = runs.assign(accuracy=runs["accuracy"].where(~runs["diverged"], 0.0).fillna(0.0))
-    table = runs.groupby(["setting", "lag"]).agg(mean=("accuracy", "mean"), low=("accuracy", "min"),
-                                                 high=("accuracy", "max"), runs=("seed", "size"),
-                                                 diverged=("diverged", "sum")).reset_index()
+    table = (
+        runs.groupby(["setting", "lag"])
+        .agg(
+            mean=("accuracy", "mean"),
+            low=("accuracy", "min"),
+            high=("accuracy", "max"),
+            runs=("seed", "size"),
+            diverged=("diverged", "sum"),
+        )
+        .reset_index()
+    )
     order = {s: i for i, s in enumerate(settings.table_order(runs))}
-    return table.sort_values(["setting", "lag"], key=lambda c: c.map(order) if c.name == "setting" else c,
-                             ignore_index=True)
+    return table.sort_values(
+        ["setting", "lag"], key=lambda c: c.map(order) if c.name == "setting" else c, ignore_index=True
+    )
 
 
 def largest_learned_lag(training: pd.DataFrame) -> dict[str, int | None]:
     """Per setting, the largest lag whose mean final accuracy over seeds is >= LEARNED (None if none)."""
     table = lag_accuracy(training)
-    return {setting: max((int(lag) for lag in g.loc[g["mean"] >= LEARNED, "lag"]), default=None)
-            for setting, g in table.groupby("setting", sort=False)}
+    return {
+        setting: max((int(lag) for lag in g.loc[g["mean"] >= LEARNED, "lag"]), default=None)
+        for setting, g in table.groupby("setting", sort=False)
+    }
 
 
 def final_losses(training: pd.DataFrame) -> pd.DataFrame:
@@ -53,12 +64,25 @@ def final_losses(training: pd.DataFrame) -> pd.DataFrame:
     runs = final_runs(training)
     order = {s: i for i, s in enumerate(settings.table_order(runs))}
     finite = runs.assign(loss=runs["loss"].where(np.isfinite(runs["loss"])))
-    table = finite.groupby(["task", "setting"], sort=False).agg(
-        mean=("loss", "mean"), low=("loss", "min"), high=("loss", "max"), runs=("seed", "size"),
-        diverged=("diverged", "sum"), training_s=("wall_s", "mean"), baseline=("baseline_loss", "first"),
-    ).reset_index()
-    return table.sort_values(["task", "setting"], key=lambda c: c.map(order) if c.name == "setting" else c,
-                             kind="stable", ignore_index=True)
+    table = (
+        finite.groupby(["task", "setting"], sort=False)
+        .agg(
+            mean=("loss", "mean"),
+            low=("loss", "min"),
+            high=("loss", "max"),
+            runs=("seed", "size"),
+            diverged=("diverged", "sum"),
+            training_s=("wall_s", "mean"),
+            baseline=("baseline_loss", "first"),
+        )
+        .reset_index()
+    )
+    return table.sort_values(
+        ["task", "setting"],
+        key=lambda c: c.map(order) if c.name == "setting" else c,
+        kind="stable",
+        ignore_index=True,
+    )
 
 
 def _key_columns(table: pd.DataFrame) -> pd.DataFrame:
@@ -81,11 +105,20 @@ def pareto_points(training: pd.DataFrame, benchmarks: pd.DataFrame) -> tuple[pd.
     """
     runs = final_runs(training)
     join = JOIN + (["cell"] if "cell" in runs and "cell" in benchmarks else [])
-    final = (_key_columns(runs).groupby(["task", "setting"] + join, dropna=False, as_index=False, sort=False)
-             .agg(loss=("loss", "mean"), baseline=("baseline_loss", "first")))
-    measured = (_key_columns(benchmarks[benchmarks["status"].eq("ok")]).groupby(join, as_index=False)
-                .agg(time_s=("time_median_s", "median"), framework_peak_bytes=("framework_peak_bytes", "median"),
-                     peak_rss_bytes=("peak_rss_bytes", "median")))
+    final = (
+        _key_columns(runs)
+        .groupby(["task", "setting"] + join, dropna=False, as_index=False, sort=False)
+        .agg(loss=("loss", "mean"), baseline=("baseline_loss", "first"))
+    )
+    measured = (
+        _key_columns(benchmarks[benchmarks["status"].eq("ok")])
+        .groupby(join, as_index=False)
+        .agg(
+            time_s=("time_median_s", "median"),
+            framework_peak_bytes=("framework_peak_bytes", "median"),
+            peak_rss_bytes=("peak_rss_bytes", "median"),
+        )
+    )
     points = final.merge(measured, on=join, how="left")
     unmatched = points["time_s"].isna()
     missing = [f"{row.task} {row.setting}" for row in points[unmatched].itertuples()]
@@ -105,9 +138,14 @@ def bias_by_k2(bias: pd.DataFrame) -> pd.DataFrame:
     if bias.empty:
         raise ValueError("the gradient-bias table has no rows")
     grouped = bias.groupby(["state", "k1", "k2"], sort=False)
-    table = grouped.agg(cosine=("cosine", "mean"), cosine_low=("cosine", "min"), cosine_high=("cosine", "max"),
-                        relative_error=("relative_error", "mean"), relative_error_low=("relative_error", "min"),
-                        relative_error_high=("relative_error", "max"))
+    table = grouped.agg(
+        cosine=("cosine", "mean"),
+        cosine_low=("cosine", "min"),
+        cosine_high=("cosine", "max"),
+        relative_error=("relative_error", "mean"),
+        relative_error_low=("relative_error", "min"),
+        relative_error_high=("relative_error", "max"),
+    )
     return table.reset_index().sort_values(["state", "k1", "k2"], kind="stable", ignore_index=True)
 
 
@@ -123,7 +161,9 @@ def decay_per_step(decay: pd.DataFrame) -> dict[float, float]:
     """Per spectral radius, the factor per step of the seed-mean norm (least squares on log10 norm vs k)."""
     mean = decay.groupby(["radius", "k"])["grad_norm"].mean()
     return {
-        float(radius): float(10 ** np.polyfit(line.index.get_level_values("k"), np.log10(line.to_numpy()), 1)[0])
+        float(radius): float(
+            10 ** np.polyfit(line.index.get_level_values("k"), np.log10(line.to_numpy()), 1)[0]
+        )
         for radius, line in mean.groupby(level="radius")
     }
 
@@ -135,11 +175,32 @@ def decay_span(decay: pd.DataFrame) -> pd.DataFrame:
     records = []
     for radius, line in mean.groupby(level="radius"):
         line = line.droplevel("radius").sort_index()
-        records.append(dict(radius=float(radius), per_step=factors[float(radius)], k_max=int(line.index[-1]),
-                            norm_k0=float(line.iloc[0]), norm_k_max=float(line.iloc[-1]),
-                            ratio=float(line.iloc[-1] / line.iloc[0])))
+        records.append(
+            dict(
+                radius=float(radius),
+                per_step=factors[float(radius)],
+                k_max=int(line.index[-1]),
+                norm_k0=float(line.iloc[0]),
+                norm_k_max=float(line.iloc[-1]),
+                ratio=float(line.iloc[-1] / line.iloc[0]),
+            )
+        )
     return pd.DataFrame(records)
 
 
-__all__ = ["RUN", "LEARNED", "JOIN", "AGREE", "final_runs", "lag_accuracy", "largest_learned_lag", "final_losses",
-           "pareto_points", "front", "bias_by_k2", "framework_spread", "decay_per_step", "decay_span"]
+__all__ = [
+    "RUN",
+    "LEARNED",
+    "JOIN",
+    "AGREE",
+    "final_runs",
+    "lag_accuracy",
+    "largest_learned_lag",
+    "final_losses",
+    "pareto_points",
+    "front",
+    "bias_by_k2",
+    "framework_spread",
+    "decay_per_step",
+    "decay_span",
+]

@@ -62,8 +62,10 @@ def _fields(record) -> dict:
     elif isinstance(record, (tuple, list)):
         return dict.fromkeys(FIELDS) | dict(zip(("method", "k1", "k2"), record))
     else:
+
         def get(name, default=None):
             return getattr(record, name, default)
+
     return {name: get(name, None) for name in FIELDS}
 
 

@@ -23,7 +23,7 @@ from bptt_bench.analysis import benchmarks as analysis
 from bptt_bench.analysis import settings
 from bptt_bench.analysis.benchmarks import MODEL_MEMORY, NATIVE_MEMORY, SHARED_MEMORY
 from bptt_bench.figures import save_figure, style
-from bptt_bench.figures.style import PLAIN, REFERENCE, SettingStyle, impl_order, native_memory_label
+from bptt_bench.figures.style import REFERENCE, SettingStyle, impl_order, native_memory_label
 
 MIB = 2**20
 SHARED_LABEL = "peak RSS above the process baseline"
@@ -93,8 +93,14 @@ def _panel_title(ax, impl: str, panel: pd.DataFrame, drawn: list[str], extra: st
 
 
 def _legend(fig, handles: list, title: str = "setting") -> None:
-    fig.legend(handles=handles, title=title, loc="outside lower center", ncols=min(len(handles), 5), fontsize=9,
-               title_fontsize=9)
+    fig.legend(
+        handles=handles,
+        title=title,
+        loc="outside lower center",
+        ncols=min(len(handles), 5),
+        fontsize=9,
+        title_fontsize=9,
+    )
 
 
 def _flag(ax, panel: pd.DataFrame, y: str, shift: dict) -> int:
@@ -106,8 +112,16 @@ def _flag(ax, panel: pd.DataFrame, y: str, shift: dict) -> int:
 
 
 def _flag_handle() -> Line2D:
-    return Line2D([], [], linestyle="", marker="o", markersize=10, markerfacecolor="none", markeredgecolor="red",
-                  label=f"used more cores than its threads\n(CPU / wall > {analysis.CPU_PER_WALL_LIMIT} x threads)")
+    return Line2D(
+        [],
+        [],
+        linestyle="",
+        marker="o",
+        markersize=10,
+        markerfacecolor="none",
+        markeredgecolor="red",
+        label=f"used more cores than its threads\n(CPU / wall > {analysis.CPU_PER_WALL_LIMIT} x threads)",
+    )
 
 
 # -- time ---------------------------------------------------------------------------------
@@ -128,8 +142,15 @@ def draw_time_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = Non
                 continue
             median = line["time_median_s"]
             half_iqr = (line["time_iqr_s"] / 2).fillna(0)
-            bars = ax.errorbar(line["T"] * shift[setting], median, yerr=[half_iqr.clip(upper=0.99 * median), half_iqr],
-                               color=look.colour(setting), marker=look.marker(setting), markersize=5, capsize=2)
+            bars = ax.errorbar(
+                line["T"] * shift[setting],
+                median,
+                yerr=[half_iqr.clip(upper=0.99 * median), half_iqr],
+                color=look.colour(setting),
+                marker=look.marker(setting),
+                markersize=5,
+                capsize=2,
+            )
             style.tag(list(bars.lines[:1]) + list(bars.lines[2]), setting)
         flagged += _flag(ax, panel, "time_median_s", shift)
         _panel_title(ax, impl, panel, drawn)
@@ -137,9 +158,11 @@ def draw_time_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = Non
     style.log_axis(axes[0, 0], "y")
     axes[0, 0].set_ylabel("time per sequence (s)")
     repeats = rows.loc[rows["ok"], "n_repeats"]
-    fig.suptitle(f"Time per sequence against T — {_config_text(rows)}\n{_mode_text(rows)}; "
-                 f"{BARS.replace('timed repeats', f'{repeats.max():g} timed repeats' if len(repeats) else 'timed repeats')}",
-                 fontsize=10)
+    fig.suptitle(
+        f"Time per sequence against T — {_config_text(rows)}\n{_mode_text(rows)}; "
+        f"{BARS.replace('timed repeats', f'{repeats.max():g} timed repeats' if len(repeats) else 'timed repeats')}",
+        fontsize=10,
+    )
     _legend(fig, [look.handle(s) for s in drawn] + ([_flag_handle()] if flagged else []))
     return fig
 
@@ -161,8 +184,16 @@ def _memory_lines(ax, panel: pd.DataFrame, column: str, drawn: list[str], look: 
         hidden += int((measured[column] <= 0).sum())
         measured = measured[measured[column] > 0]
         colour = look.colour(setting)
-        line = ax.plot(measured["T"] * shift[setting], measured[column] / MIB, color=colour, marker=look.marker(setting), markersize=5)
-        model = ax.plot(cells_of["T"], cells_of[MODEL_MEMORY] / MIB, color=colour, linestyle=":", linewidth=1.2)
+        line = ax.plot(
+            measured["T"] * shift[setting],
+            measured[column] / MIB,
+            color=colour,
+            marker=look.marker(setting),
+            markersize=5,
+        )
+        model = ax.plot(
+            cells_of["T"], cells_of[MODEL_MEMORY] / MIB, color=colour, linestyle=":", linewidth=1.2
+        )
         style.tag(line + model, setting)
     return hidden
 
@@ -185,7 +216,9 @@ def draw_memory_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = N
         _panel_title(axes[0, column], impl, panel, drawn, hidden and f"{hidden} values <= 0 B not drawn")
         native = _memory_lines(axes[1, column], panel, NATIVE_MEMORY, drawn, look)
         title = f"{impl} native: {native_memory_label(impl)} (own axis)"
-        axes[1, column].set_title(title + (f"\n{native} values <= 0 B not drawn" if native else ""), fontsize=10)
+        axes[1, column].set_title(
+            title + (f"\n{native} values <= 0 B not drawn" if native else ""), fontsize=10
+        )
         for ax in axes[:, column]:
             _T_axis(ax, rows)
         style.log_axis(axes[1, column], "y")
@@ -197,10 +230,16 @@ def draw_memory_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = N
     for ax in axes[0]:
         ax.set_xlabel("")
     fig.suptitle(f"Peak memory of one timed pass against T — {_config_text(rows)}\n{DODGE_NOTE}", fontsize=10)
-    _legend(fig, [look.handle(s) for s in drawn] + [
-        Line2D([], [], color=REFERENCE, marker="o", label="measured (top: RSS; bottom: native)"),
-        style.reference_handle("analytic model, the setting's colour\n(states kept for the backward\n"
-                               "x B x H x itemsize)")])
+    _legend(
+        fig,
+        [look.handle(s) for s in drawn]
+        + [
+            Line2D([], [], color=REFERENCE, marker="o", label="measured (top: RSS; bottom: native)"),
+            style.reference_handle(
+                "analytic model, the setting's colour\n(states kept for the backward\n" "x B x H x itemsize)"
+            ),
+        ],
+    )
     return fig
 
 
@@ -243,7 +282,9 @@ def _colourbar(fig, mappable, axes, label: str) -> None:
 
 def _grid_values(tbptt: pd.DataFrame, column: str, scale: float, k1s, k2s) -> np.ndarray:
     ok = tbptt[tbptt["ok"]]
-    return (ok.pivot(index="k1", columns="k2", values=column).reindex(index=k1s, columns=k2s) / scale).to_numpy(float)
+    return (
+        ok.pivot(index="k1", columns="k2", values=column).reindex(index=k1s, columns=k2s) / scale
+    ).to_numpy(float)
 
 
 def _heatmap(ax, values: np.ndarray, status: np.ndarray, norm, cmap: str, k1s, k2s):
@@ -254,7 +295,9 @@ def _heatmap(ax, values: np.ndarray, status: np.ndarray, norm, cmap: str, k1s, k
         if np.isfinite(v):
             shade = colours(norm(v)) if norm is not None else (1, 1, 1, 1)
             dark = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] < 0.5
-            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=9, color="white" if dark else "black")
+            ax.text(
+                j, i, f"{v:.3g}", ha="center", va="center", fontsize=9, color="white" if dark else "black"
+            )
         elif isinstance(status[i, j], str):
             ax.text(j, i, status[i, j], ha="center", va="center", color="firebrick", fontsize=9)
     ax.set_xticks(range(len(k2s)), [f"{k:g}" for k in k2s])
@@ -272,9 +315,11 @@ def draw_truncation_heatmaps(table: pd.DataFrame, setting_style: SettingStyle | 
     tbptt = rows[rows["method"] == "tbptt"]
     k1s, k2s = sorted(tbptt["k1"].unique()), sorted(tbptt["k2"].unique())
     impls = impl_order(rows["impl"])
-    columns = (("time_median_s", 1.0, "time per sequence (s)", "rocket_r", True),
-               (SHARED_MEMORY, MIB, f"{SHARED_LABEL} (MiB)", "mako_r", True),
-               (NATIVE_MEMORY, MIB, "native peak (MiB)", "crest", False))
+    columns = (
+        ("time_median_s", 1.0, "time per sequence (s)", "rocket_r", True),
+        (SHARED_MEMORY, MIB, f"{SHARED_LABEL} (MiB)", "mako_r", True),
+        (NATIVE_MEMORY, MIB, "native peak (MiB)", "crest", False),
+    )
     fig = Figure(figsize=(15, 3.1 * len(impls) + 1.0), layout="constrained")
     axes = fig.subplots(len(impls), 3, squeeze=False)
     for col, (column, scale, label, cmap, shared) in enumerate(columns):
@@ -291,15 +336,24 @@ def draw_truncation_heatmaps(table: pd.DataFrame, setting_style: SettingStyle | 
             what = ["time (s)", "peak RSS (MiB)", f"native: {native_memory_label(impl)} (MiB)"][col]
             axes[row, col].set_title(f"{impl}: {what}{reference}", fontsize=10)
             if own is not None and (not shared or row == 0):
-                _colourbar(fig, image, axes[:, col] if shared else axes[row, col],
-                           label if shared else f"{impl} {label}, own scale")
-    fig.suptitle(f"TBPTT(k1, k2) at T={T} — {_config_text(rows)}: every k1 steps, backpropagate k2 steps\n"
-                 "time and peak RSS: one colour scale for all frameworks; native peak: each framework its own. "
-                 "Grey: not measured, or failed (status in red)", fontsize=10)
+                _colourbar(
+                    fig,
+                    image,
+                    axes[:, col] if shared else axes[row, col],
+                    label if shared else f"{impl} {label}, own scale",
+                )
+    fig.suptitle(
+        f"TBPTT(k1, k2) at T={T} — {_config_text(rows)}: every k1 steps, backpropagate k2 steps\n"
+        "time and peak RSS: one colour scale for all frameworks; native peak: each framework its own. "
+        "Grey: not measured, or failed (status in red)",
+        fontsize=10,
+    )
     return fig
 
 
-def plot_truncation_heatmaps(table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None) -> list[Path]:
+def plot_truncation_heatmaps(
+    table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None
+) -> list[Path]:
     return save_figure(draw_truncation_heatmaps(table, setting_style), out_stem)
 
 
@@ -319,33 +373,57 @@ def draw_peak_fraction(table: pd.DataFrame, setting_style: SettingStyle | None =
         for setting in drawn:
             line = panel[(panel["setting"] == setting) & panel["ok"]].sort_values("T")
             if len(line):
-                style.tag(ax.plot(line["T"] * shift[setting], line["peak_fraction"], color=look.colour(setting),
-                                  marker=look.marker(setting), markersize=5), setting)
+                style.tag(
+                    ax.plot(
+                        line["T"] * shift[setting],
+                        line["peak_fraction"],
+                        color=look.colour(setting),
+                        marker=look.marker(setting),
+                        markersize=5,
+                    ),
+                    setting,
+                )
                 top = max(top, 1.1 * line["peak_fraction"].max())
         ceiling = analysis.own_gemm_fraction(panel)
         if np.isfinite(ceiling):
             ax.axhline(ceiling, color=REFERENCE, linestyle="--", linewidth=1.2)
             top, ceilings = max(top, 1.1 * ceiling), ceilings + 1
         flagged += _flag(ax, panel, "peak_fraction", shift)
-        _panel_title(ax, impl, panel, drawn, np.isfinite(ceiling) and f"own GEMM: {100 * ceiling:.0f}% of peak")
+        _panel_title(
+            ax, impl, panel, drawn, np.isfinite(ceiling) and f"own GEMM: {100 * ceiling:.0f}% of peak"
+        )
         _T_axis(ax, rows)
     axes[0, 0].set_ylim(0, top or 1.0)
     axes[0, 0].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     axes[0, 0].set_ylabel("achieved / machine's peak matmul FLOP rate (%)")
     low, high = analysis.peak_range(rows)
-    peak = "unknown" if not np.isfinite(low) else (f"{low:.0f}" if np.isclose(low, high, rtol=1e-3)
-                                                   else f"{low:.0f}–{high:.0f}") + " GFLOP/s"
-    fig.suptitle(f"Achieved FLOP rate as a fraction of the machine's measured matmul peak ({peak} = 100%)\n"
-                 f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows); {_config_text(rows)}; "
-                 f"{DODGE_NOTE}",
-                 fontsize=10)
-    _legend(fig, [look.handle(s) for s in drawn]
-            + ([style.reference_handle("the framework's own large-GEMM\nrate (its ceiling)", "--")] if ceilings else [])
-            + ([_flag_handle()] if flagged else []))
+    peak = (
+        "unknown"
+        if not np.isfinite(low)
+        else (f"{low:.0f}" if np.isclose(low, high, rtol=1e-3) else f"{low:.0f}–{high:.0f}") + " GFLOP/s"
+    )
+    fig.suptitle(
+        f"Achieved FLOP rate as a fraction of the machine's measured matmul peak ({peak} = 100%)\n"
+        f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows); {_config_text(rows)}; "
+        f"{DODGE_NOTE}",
+        fontsize=10,
+    )
+    _legend(
+        fig,
+        [look.handle(s) for s in drawn]
+        + (
+            [style.reference_handle("the framework's own large-GEMM\nrate (its ceiling)", "--")]
+            if ceilings
+            else []
+        )
+        + ([_flag_handle()] if flagged else []),
+    )
     return fig
 
 
-def plot_peak_fraction(table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None) -> list[Path]:
+def plot_peak_fraction(
+    table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None
+) -> list[Path]:
     return save_figure(draw_peak_fraction(table, setting_style), out_stem)
 
 
@@ -356,8 +434,10 @@ def _records(frame: pd.DataFrame, formats: dict, headers: dict | None = None) ->
     """{'columns': [...], 'rows': [[text, ...]]} of a table, each column formatted by formats[column] and
     headed by headers[column] (default: its name)."""
     headers = headers or {}
-    return {"columns": [headers.get(c, c) for c in formats],
-            "rows": [[fmt(row[c]) for c, fmt in formats.items()] for _, row in frame.iterrows()]}
+    return {
+        "columns": [headers.get(c, c) for c in formats],
+        "rows": [[fmt(row[c]) for c, fmt in formats.items()] for _, row in frame.iterrows()],
+    }
 
 
 def _g3(v) -> str:
@@ -365,7 +445,10 @@ def _g3(v) -> str:
 
 
 def _failures(rows: pd.DataFrame) -> list[str]:
-    return [f"{r.impl} {r.setting} at T={r.T:g}: {r.status} ({r.reason})" for r in analysis.not_ok(rows).itertuples()]
+    return [
+        f"{r.impl} {r.setting} at T={r.T:g}: {r.status} ({r.reason})"
+        for r in analysis.not_ok(rows).itertuples()
+    ]
 
 
 def summarize(table: pd.DataFrame) -> dict[str, dict]:
@@ -379,19 +462,31 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
     memory = analysis.memory_growth(rows)
     model = memory[memory["measure"] == MODEL_MEMORY]
     measured = memory[memory["measure"] != MODEL_MEMORY].assign(
-        model_ratio=lambda m: m.apply(lambda r: model.set_index("impl").loc[r["impl"], "ratio"]
-                                      if r["impl"] in set(model["impl"]) else np.nan, axis=1),
-        what=lambda m: [SHARED_LABEL if c == SHARED_MEMORY else f"native: {native_memory_label(i)}"
-                        for c, i in zip(m["measure"], m["impl"])])
+        model_ratio=lambda m: m.apply(
+            lambda r: (
+                model.set_index("impl").loc[r["impl"], "ratio"] if r["impl"] in set(model["impl"]) else np.nan
+            ),
+            axis=1,
+        ),
+        what=lambda m: [
+            SHARED_LABEL if c == SHARED_MEMORY else f"native: {native_memory_label(i)}"
+            for c, i in zip(m["measure"], m["impl"])
+        ],
+    )
     spread = analysis.flat_spread(rows, SHARED_MEMORY)
     T, block = analysis.truncation_block(table)
     ranges = analysis.truncation_ranges(block)
     best = analysis.best_peak_fraction(rows)
     flagged = analysis.cpu_flagged(rows)
-    flag_note = ([f"{len(flagged)} cells used more cores than their threads (CPU/wall > "
-                  f"{analysis.CPU_PER_WALL_LIMIT} x threads), ringed in red: "
-                  + ", ".join(f"{r.impl} {r.setting} at T={r.T:g}" for r in flagged.itertuples())]
-                 if len(flagged) else [])
+    flag_note = (
+        [
+            f"{len(flagged)} cells used more cores than their threads (CPU/wall > "
+            f"{analysis.CPU_PER_WALL_LIMIT} x threads), ringed in red: "
+            + ", ".join(f"{r.impl} {r.setting} at T={r.T:g}" for r in flagged.itertuples())
+        ]
+        if len(flagged)
+        else []
+    )
     worst = spread.loc[spread["spread"].idxmax()] if len(spread) else None
     return {
         "time_vs_T": {
@@ -402,37 +497,86 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
         },
         "memory_vs_T": {
             "title": "How BPTT's peak memory grows with T",
-            "says": ("BPTT's measured peak from the smallest to the largest T of its ok cells, against the analytic "
-                     "model's growth over the same T" + (
-                         f"; a TBPTT setting's peak RSS varies across T by at most ×{1 + worst['spread']:.3g} "
-                         f"({worst['setting']}, {worst['impl']})." if worst is not None else ".")),
-            "table": _records(measured, {"impl": str, "what": str, "T_low": str, "T_high": str,
-                                         "low": lambda b: _g3(b / MIB), "high": lambda b: _g3(b / MIB),
-                                         "ratio": lambda r: f"×{r:.3g}", "model_ratio": lambda r: f"×{r:.3g}"},
-                              {"what": "measure", "T_low": "from T", "T_high": "to T", "low": "MiB at from T",
-                               "high": "MiB at to T", "ratio": "growth", "model_ratio": "model's growth"}),
-            "notes": ["The native figures count different things per framework: compare each only with itself."]
-                     + _failures(rows),
+            "says": (
+                "BPTT's measured peak from the smallest to the largest T of its ok cells, against the analytic "
+                "model's growth over the same T"
+                + (
+                    f"; a TBPTT setting's peak RSS varies across T by at most ×{1 + worst['spread']:.3g} "
+                    f"({worst['setting']}, {worst['impl']})."
+                    if worst is not None
+                    else "."
+                )
+            ),
+            "table": _records(
+                measured,
+                {
+                    "impl": str,
+                    "what": str,
+                    "T_low": str,
+                    "T_high": str,
+                    "low": lambda b: _g3(b / MIB),
+                    "high": lambda b: _g3(b / MIB),
+                    "ratio": lambda r: f"×{r:.3g}",
+                    "model_ratio": lambda r: f"×{r:.3g}",
+                },
+                {
+                    "what": "measure",
+                    "T_low": "from T",
+                    "T_high": "to T",
+                    "low": "MiB at from T",
+                    "high": "MiB at to T",
+                    "ratio": "growth",
+                    "model_ratio": "model's growth",
+                },
+            ),
+            "notes": [
+                "The native figures count different things per framework: compare each only with itself."
+            ]
+            + _failures(rows),
         },
         "truncation_heatmaps": {
             "title": f"The k1 x k2 grid at T={T}",
             "says": "Span of time per sequence and of peak RSS over the grid's ok TBPTT cells, per framework.",
-            "table": _records(ranges, {"impl": str, "n_ok": str, "time_low_s": _g3, "time_high_s": _g3,
-                                       "fastest": str, "memory_low_bytes": lambda b: _g3(b / MIB),
-                                       "memory_high_bytes": lambda b: _g3(b / MIB)},
-                              {"n_ok": "ok cells", "time_low_s": "fastest (s)", "time_high_s": "slowest (s)",
-                               "fastest": "fastest setting", "memory_low_bytes": "lowest peak RSS (MiB)",
-                               "memory_high_bytes": "highest peak RSS (MiB)"}),
+            "table": _records(
+                ranges,
+                {
+                    "impl": str,
+                    "n_ok": str,
+                    "time_low_s": _g3,
+                    "time_high_s": _g3,
+                    "fastest": str,
+                    "memory_low_bytes": lambda b: _g3(b / MIB),
+                    "memory_high_bytes": lambda b: _g3(b / MIB),
+                },
+                {
+                    "n_ok": "ok cells",
+                    "time_low_s": "fastest (s)",
+                    "time_high_s": "slowest (s)",
+                    "fastest": "fastest setting",
+                    "memory_low_bytes": "lowest peak RSS (MiB)",
+                    "memory_high_bytes": "highest peak RSS (MiB)",
+                },
+            ),
             "notes": _failures(block),
         },
         "peak_fraction": {
             "title": "Fraction of the machine's matmul peak",
             "says": "The best ok cell of each framework, against the machine's peak and the framework's own GEMM rate.",
-            "table": _records(best, {"impl": str, "setting": str, "T": lambda t: f"{t:g}",
-                                     "peak_fraction": lambda f: f"{100 * f:.3g}%",
-                                     "own_gemm_fraction": lambda f: f"{100 * f:.3g}%" if np.isfinite(f) else ""},
-                              {"setting": "best cell", "peak_fraction": "of the machine's peak",
-                               "own_gemm_fraction": "its own GEMM rate, of the machine's peak"}),
+            "table": _records(
+                best,
+                {
+                    "impl": str,
+                    "setting": str,
+                    "T": lambda t: f"{t:g}",
+                    "peak_fraction": lambda f: f"{100 * f:.3g}%",
+                    "own_gemm_fraction": lambda f: f"{100 * f:.3g}%" if np.isfinite(f) else "",
+                },
+                {
+                    "setting": "best cell",
+                    "peak_fraction": "of the machine's peak",
+                    "own_gemm_fraction": "its own GEMM rate, of the machine's peak",
+                },
+            ),
             "notes": flag_note,
         },
     }

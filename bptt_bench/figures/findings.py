@@ -32,30 +32,46 @@ def _table(columns: list[str], rows: list[list[str]]) -> str:
 
 
 def _page(title: str, lead: str, body: str) -> str:
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
-            f"<p class=\"lead\">{html.escape(lead)}</p>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
+        f'<p class="lead">{html.escape(lead)}</p>\n{body}\n</body></html>\n'
+    )
 
 
 def findings_page(summaries: dict[str, dict]) -> str:
     """The findings page: one section per figure (in the order given) with its sentence, table and notes."""
-    nav = "<nav>" + "".join(f'<a href="#{html.escape(name)}">{html.escape(entry["title"])}</a>'
-                            for name, entry in summaries.items()) + "</nav>"
+    nav = (
+        "<nav>"
+        + "".join(
+            f'<a href="#{html.escape(name)}">{html.escape(entry["title"])}</a>'
+            for name, entry in summaries.items()
+        )
+        + "</nav>"
+    )
     sections = []
     for name, entry in summaries.items():
         table = entry.get("table") or {}
         notes = "".join(f'<p class="notes">{html.escape(n)}</p>' for n in entry.get("notes", []))
-        sections.append(f'<section id="{html.escape(name)}"><h2>{html.escape(entry["title"])}</h2>'
-                        f"<p>{html.escape(entry['says'])}</p>"
-                        + (_table(table["columns"], table["rows"]) if table.get("rows") else "<p>(no rows)</p>")
-                        + notes + f'<p class="figure">Figure: {html.escape(name)}.png</p></section>')
-    return _page("Findings of this run",
-                 "The headline numbers behind each figure, computed from this run's tables by "
-                 "bptt_bench.analysis when the figures were drawn.", nav + "\n" + "\n".join(sections))
+        sections.append(
+            f'<section id="{html.escape(name)}"><h2>{html.escape(entry["title"])}</h2>'
+            f"<p>{html.escape(entry['says'])}</p>"
+            + (_table(table["columns"], table["rows"]) if table.get("rows") else "<p>(no rows)</p>")
+            + notes
+            + f'<p class="figure">Figure: {html.escape(name)}.png</p></section>'
+        )
+    return _page(
+        "Findings of this run",
+        "The headline numbers behind each figure, computed from this run's tables by "
+        "bptt_bench.analysis when the figures were drawn.",
+        nav + "\n" + "\n".join(sections),
+    )
 
 
 def table_page(table: pd.DataFrame, title: str, lead: str) -> str:
     """A table as a styled HTML page; floats to 4 significant digits, empty cells blank."""
-    rows = [["" if pd.isna(v) else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
-            for row in table.itertuples(index=False)]
+    rows = [
+        ["" if pd.isna(v) else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        for row in table.itertuples(index=False)
+    ]
     return _page(title, lead, _table(list(table.columns), rows))

@@ -26,7 +26,11 @@ from bptt_bench.figures.style import PLAIN, REFERENCE, SettingStyle, native_memo
 
 # Re-exported for older callers; new code imports them from bptt_bench.analysis.learning.
 LEARNED, largest_learned_lag, pareto_points, decay_per_step = (
-    analysis.LEARNED, analysis.largest_learned_lag, analysis.pareto_points, analysis.decay_per_step)
+    analysis.LEARNED,
+    analysis.largest_learned_lag,
+    analysis.pareto_points,
+    analysis.decay_per_step,
+)
 DIVERGED = dict(marker="X", s=90, edgecolor="black", linewidth=0.8, zorder=5)
 BAND_ALPHA = 0.15
 
@@ -47,8 +51,15 @@ def _loss_unit(rows: pd.DataFrame) -> str:
 
 
 def _diverged_handle(n: int) -> Line2D:
-    return Line2D([], [], color=REFERENCE, marker="X", linestyle="", markeredgecolor="black",
-                  label=f"diverged run ({n}), at its last finite value")
+    return Line2D(
+        [],
+        [],
+        color=REFERENCE,
+        marker="X",
+        linestyle="",
+        markeredgecolor="black",
+        label=f"diverged run ({n}), at its last finite value",
+    )
 
 
 def _band_handle(label: str) -> Patch:
@@ -56,8 +67,14 @@ def _band_handle(label: str) -> Patch:
 
 
 def _legend(fig, handles, title="setting") -> None:
-    fig.legend(handles=handles, title=title, loc="outside lower center", ncols=min(len(handles), 5), fontsize=9,
-               title_fontsize=9)
+    fig.legend(
+        handles=handles,
+        title=title,
+        loc="outside lower center",
+        ncols=min(len(handles), 5),
+        fontsize=9,
+        title_fontsize=9,
+    )
 
 
 def _diverged_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -73,8 +90,9 @@ def _diverged_runs(table: pd.DataFrame) -> pd.DataFrame:
 # -- (a) learnable lag -----------------------------------------------------------------
 
 
-def draw_learnable_lag(training: pd.DataFrame, setting_style: SettingStyle | None = None,
-                       facet: str = "regime") -> Figure:
+def draw_learnable_lag(
+    training: pd.DataFrame, setting_style: SettingStyle | None = None, facet: str = "regime"
+) -> Figure:
     """Final held-out accuracy on delayed recall against the lag L: per setting, the mean over seeds with
     bars from the lowest to the highest seed, settings offset along L; one panel per `facet` value if the
     table has that column."""
@@ -99,16 +117,29 @@ def draw_learnable_lag(training: pd.DataFrame, setting_style: SettingStyle | Non
             if line.empty:
                 continue
             x = line["lag"] + offsets[setting]
-            bars = ax.errorbar(x, line["mean"], yerr=[(line["mean"] - line["low"]).clip(lower=0),
-                                                        (line["high"] - line["mean"]).clip(lower=0)],
-                               color=look.colour(setting), marker=look.marker(setting), markersize=6, capsize=3,
-                               linewidth=1.4)
+            bars = ax.errorbar(
+                x,
+                line["mean"],
+                yerr=[
+                    (line["mean"] - line["low"]).clip(lower=0),
+                    (line["high"] - line["mean"]).clip(lower=0),
+                ],
+                color=look.colour(setting),
+                marker=look.marker(setting),
+                markersize=6,
+                capsize=3,
+                linewidth=1.4,
+            )
             style.tag(list(bars.lines[:1]) + list(bars.lines[2]), setting)
             gone = runs[(runs["setting"] == setting) & runs["diverged"]]
             n_diverged += len(gone)
             if len(gone):
-                ax.scatter(gone["lag"] + offsets[setting], np.zeros(len(gone)), color=look.colour(setting),
-                           **DIVERGED)
+                ax.scatter(
+                    gone["lag"] + offsets[setting],
+                    np.zeros(len(gone)),
+                    color=look.colour(setting),
+                    **DIVERGED,
+                )
         for chance in runs["chance_accuracy"].dropna().unique():
             ax.axhline(chance, color=REFERENCE, linestyle=":", linewidth=1.2)
         ax.set_xticks(lags, [f"{lag:g}" for lag in lags])
@@ -121,34 +152,47 @@ def draw_learnable_lag(training: pd.DataFrame, setting_style: SettingStyle | Non
     chance = ", ".join(f"{c:.3g}" for c in recall["chance_accuracy"].dropna().unique())
     n = analysis.final_runs(recall).groupby("setting")["seed"].nunique().min()
     T = ", ".join(f"{t:g}" for t in sorted(recall["T"].unique()))
-    fig.suptitle(f"Delayed recall, T={T} — {_run_text(recall)}, {recall['sequences_seen'].max():g} sequences per run\n"
-                 + (f"mean over {n} seeds; bars: lowest to highest seed" if n > 1 else "one seed")
-                 + "; settings offset slightly along L", fontsize=10)
+    fig.suptitle(
+        f"Delayed recall, T={T} — {_run_text(recall)}, {recall['sequences_seen'].max():g} sequences per run\n"
+        + (f"mean over {n} seeds; bars: lowest to highest seed" if n > 1 else "one seed")
+        + "; settings offset slightly along L",
+        fontsize=10,
+    )
     handles = [look.handle(s) for s in drawn] + [style.reference_handle(f"chance (1/V = {chance})")]
     _legend(fig, handles + ([_diverged_handle(n_diverged)] if n_diverged else []))
     return fig
 
 
-def plot_learnable_lag(training: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None) -> list[Path]:
+def plot_learnable_lag(
+    training: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None
+) -> list[Path]:
     return save_figure(draw_learnable_lag(training, setting_style), out_stem)
 
 
 def summarize_learnable_lag(training: pd.DataFrame) -> dict:
     table = analysis.lag_accuracy(training)
     lags = sorted(table["lag"].unique())
-    wide = table.pivot(index="setting", columns="lag", values="mean").reindex(list(dict.fromkeys(table["setting"])))
+    wide = table.pivot(index="setting", columns="lag", values="mean").reindex(
+        list(dict.fromkeys(table["setting"]))
+    )
     learned = analysis.largest_learned_lag(training)
     runs = analysis.final_runs(training[training["task"].eq("delayed_recall")])
     return {
         "title": "Which lags each setting learns (delayed recall)",
-        "says": ("Claim tested: TBPTT(k1, k2) has difficulty learning dependencies longer than its truncation "
-                 "(with k1 <= k2, a target at position i of a segment gets k2 - k1 + i steps of backpropagation). "
-                 f"A lag counts as learned when the mean final held-out accuracy over seeds reaches {analysis.LEARNED}"
-                 f" (diverged runs count 0); chance is {runs['chance_accuracy'].iloc[0]:.3g}."),
-        "table": {"columns": ["setting", "largest lag learned"] + [f"L={lag:g}" for lag in lags],
-                  "rows": [[s, "none" if learned[s] is None else str(learned[s])]
-                           + [f"{wide.loc[s, lag]:.2f}" if np.isfinite(wide.loc[s, lag]) else "" for lag in lags]
-                           for s in wide.index]},
+        "says": (
+            "Claim tested: TBPTT(k1, k2) has difficulty learning dependencies longer than its truncation "
+            "(with k1 <= k2, a target at position i of a segment gets k2 - k1 + i steps of backpropagation). "
+            f"A lag counts as learned when the mean final held-out accuracy over seeds reaches {analysis.LEARNED}"
+            f" (diverged runs count 0); chance is {runs['chance_accuracy'].iloc[0]:.3g}."
+        ),
+        "table": {
+            "columns": ["setting", "largest lag learned"] + [f"L={lag:g}" for lag in lags],
+            "rows": [
+                [s, "none" if learned[s] is None else str(learned[s])]
+                + [f"{wide.loc[s, lag]:.2f}" if np.isfinite(wide.loc[s, lag]) else "" for lag in lags]
+                for s in wide.index
+            ],
+        },
         "notes": [f"{int(runs['diverged'].sum())} of {len(runs)} runs diverged."],
     }
 
@@ -159,13 +203,22 @@ def summarize_learnable_lag(training: pd.DataFrame) -> dict:
 def _seed_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Per (setting, sequences_seen) over seeds: mean update, mean training seconds, mean/min/max finite loss."""
     finite = rows[np.isfinite(rows["loss"])]
-    return finite.groupby(["setting", "sequences_seen"]).agg(
-        update=("update", "mean"), wall_s=("wall_s", "mean"), loss=("loss", "mean"), low=("loss", "min"),
-        high=("loss", "max")).reset_index()
+    return (
+        finite.groupby(["setting", "sequences_seen"])
+        .agg(
+            update=("update", "mean"),
+            wall_s=("wall_s", "mean"),
+            loss=("loss", "mean"),
+            low=("loss", "min"),
+            high=("loss", "max"),
+        )
+        .reset_index()
+    )
 
 
-def draw_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"),
-                     setting_style: SettingStyle | None = None) -> Figure:
+def draw_loss_curves(
+    training: pd.DataFrame, tasks=("copy_memory", "digits"), setting_style: SettingStyle | None = None
+) -> Figure:
     """Held-out loss against SGD updates and against training seconds, one row of panels per task:
     per setting the mean over seeds, shaded from the lowest to the highest seed."""
     present = [task for task in tasks if training["task"].eq(task).any()]
@@ -183,10 +236,23 @@ def draw_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"),
         for setting in drawn:
             curve = curves[curves["setting"] == setting].sort_values("sequences_seen")
             for ax, x in ((ax_updates, "update"), (ax_seconds, "wall_s")):
-                line = ax.plot(curve[x], curve["loss"], color=look.colour(setting), marker=look.marker(setting),
-                               markersize=4, markevery=max(len(curve) // 6, 1), linewidth=1.4)
-                band = ax.fill_between(curve[x], curve["low"], curve["high"], color=look.colour(setting),
-                                       alpha=BAND_ALPHA, linewidth=0)
+                line = ax.plot(
+                    curve[x],
+                    curve["loss"],
+                    color=look.colour(setting),
+                    marker=look.marker(setting),
+                    markersize=4,
+                    markevery=max(len(curve) // 6, 1),
+                    linewidth=1.4,
+                )
+                band = ax.fill_between(
+                    curve[x],
+                    curve["low"],
+                    curve["high"],
+                    color=look.colour(setting),
+                    alpha=BAND_ALPHA,
+                    linewidth=0,
+                )
                 style.tag(line + [band], setting)
         marks = _diverged_runs(rows)
         n_diverged += len(marks)
@@ -203,7 +269,8 @@ def draw_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"),
         ax_updates.set_xlim(left=0)
         decades = np.log10(max(rows["update"].max(), 10)) - 1  # above the linear part
         ax_updates.xaxis.set_major_locator(
-            SymmetricalLogLocator(base=10, linthresh=10, subs=(1, 2, 5) if decades <= 2 else (1,)))
+            SymmetricalLogLocator(base=10, linthresh=10, subs=(1, 2, 5) if decades <= 2 else (1,))
+        )
         ax_updates.xaxis.set_major_formatter(PLAIN)
         ax_updates.set_xlabel("SGD updates (one per segment; symlog scale: linear below 10)")
         ax_seconds.set_xlabel("training time (s, mean over seeds; evaluation excluded)")
@@ -211,17 +278,29 @@ def draw_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"),
         lag = f", lag {r['lag']:g}" if r["lag"] > 0 else ""
         ax_updates.set_title(f"{task}: T={r['T']:g}{lag}; against updates", fontsize=10)
         ax_seconds.set_title(f"{task}: against training seconds", fontsize=10)
-    fig.suptitle(f"Held-out loss during online SGD — {_run_text(labelled)}; "
-                 + (f"mean over {seeds} seeds, shaded from the lowest to the highest seed" if seeds > 1
-                    else "one seed"), fontsize=10)
-    handles = [look.handle(s) for s in drawn] + ([_band_handle(f"range over {seeds} seeds")] if seeds > 1 else [])
+    fig.suptitle(
+        f"Held-out loss during online SGD — {_run_text(labelled)}; "
+        + (
+            f"mean over {seeds} seeds, shaded from the lowest to the highest seed"
+            if seeds > 1
+            else "one seed"
+        ),
+        fontsize=10,
+    )
+    handles = [look.handle(s) for s in drawn] + (
+        [_band_handle(f"range over {seeds} seeds")] if seeds > 1 else []
+    )
     handles.append(style.reference_handle("memoryless baseline of the task"))
     _legend(fig, handles + ([_diverged_handle(n_diverged)] if n_diverged else []))
     return fig
 
 
-def plot_loss_curves(training: pd.DataFrame, out_stem, tasks=("copy_memory", "digits"),
-                     setting_style: SettingStyle | None = None) -> list[Path]:
+def plot_loss_curves(
+    training: pd.DataFrame,
+    out_stem,
+    tasks=("copy_memory", "digits"),
+    setting_style: SettingStyle | None = None,
+) -> list[Path]:
     return save_figure(draw_loss_curves(training, tasks, setting_style), out_stem)
 
 
@@ -230,19 +309,44 @@ def summarize_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"
     if present.empty:
         raise ValueError(f"the training table has no runs of {tasks}")
     final = analysis.final_losses(present)
-    rows = [[r.task, r.setting, f"{r.mean:.3g}", f"{r.low:.3g}–{r.high:.3g}", f"{r.baseline:.3g}",
-             "yes" if r.mean < r.baseline else "no", f"{r.diverged:g} of {r.runs:g}", f"{r.training_s:.3g}"]
-            for r in final.itertuples()]
+    rows = [
+        [
+            r.task,
+            r.setting,
+            f"{r.mean:.3g}",
+            f"{r.low:.3g}–{r.high:.3g}",
+            f"{r.baseline:.3g}",
+            "yes" if r.mean < r.baseline else "no",
+            f"{r.diverged:g} of {r.runs:g}",
+            f"{r.training_s:.3g}",
+        ]
+        for r in final.itertuples()
+    ]
     return {
         "title": "Final held-out loss per setting (loss curves)",
-        "says": ("Claim tested: with the same sequences, TBPTT's more frequent, cheaper updates may buy more loss "
-                 "reduction per second than BPTT, unless the task's dependencies exceed the truncation."),
-        "table": {"columns": ["task", "setting", "final loss (mean)", "lowest–highest seed", "memoryless baseline",
-                              "below baseline", "diverged", "training s per run"], "rows": rows},
-        "notes": ["Training seconds are the learning run's own clock (online SGD, one update per segment, evaluation "
-                  "excluded, Python per update included); the time per sequence under the Pareto figure is a "
-                  "separate measurement, the benchmark cell's median of isolated timed repeats, and is the one to "
-                  "compare settings by."],
+        "says": (
+            "Claim tested: with the same sequences, TBPTT's more frequent, cheaper updates may buy more loss "
+            "reduction per second than BPTT, unless the task's dependencies exceed the truncation."
+        ),
+        "table": {
+            "columns": [
+                "task",
+                "setting",
+                "final loss (mean)",
+                "lowest–highest seed",
+                "memoryless baseline",
+                "below baseline",
+                "diverged",
+                "training s per run",
+            ],
+            "rows": rows,
+        },
+        "notes": [
+            "Training seconds are the learning run's own clock (online SGD, one update per segment, evaluation "
+            "excluded, Python per update included); the time per sequence under the Pareto figure is a "
+            "separate measurement, the benchmark cell's median of isolated timed repeats, and is the one to "
+            "compare settings by."
+        ],
     }
 
 
@@ -257,7 +361,9 @@ def _memory_column(points: pd.DataFrame) -> tuple[str, str]:
     return "peak_rss_bytes", "peak RSS above the process baseline (MiB)"
 
 
-def draw_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame, setting_style: SettingStyle | None = None) -> Figure:
+def draw_pareto(
+    training: pd.DataFrame, benchmarks: pd.DataFrame, setting_style: SettingStyle | None = None
+) -> Figure:
     """Final loss (mean over seeds) against the benchmark's time per sequence and peak memory, per task;
     the Pareto front (no other setting both cheaper and lower) joined by a dashed step line."""
     points, missing = analysis.pareto_points(training, benchmarks)
@@ -270,20 +376,44 @@ def draw_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame, setting_style:
     for (ax_time, ax_memory), task in zip(axes, tasks):
         rows = points[points["task"].eq(task)]
         task_runs = training[training["task"].eq(task)]
-        for ax, column, scale, label in ((ax_time, "time_s", 1e3, "time per sequence (ms, benchmark median)"),
-                                         (ax_memory, memory, 2.0**-20, memory_label)):
+        for ax, column, scale, label in (
+            (ax_time, "time_s", 1e3, "time per sequence (ms, benchmark median)"),
+            (ax_memory, memory, 2.0**-20, memory_label),
+        ):
             shown = rows[rows[column].notna()]
             if shown.empty:
-                ax.text(0.5, 0.5, "no training run matched a benchmark row", ha="center", transform=ax.transAxes)
+                ax.text(
+                    0.5, 0.5, "no training run matched a benchmark row", ha="center", transform=ax.transAxes
+                )
                 continue
             for setting in settings.table_order(shown):
                 point = shown[shown["setting"] == setting]
-                style.tag(ax.scatter(point[column] * scale, point["loss"], s=80, facecolors="none", linewidths=1.8,
-                                     edgecolors=look.colour(setting), marker=look.marker(setting), zorder=4), setting)
+                style.tag(
+                    ax.scatter(
+                        point[column] * scale,
+                        point["loss"],
+                        s=80,
+                        facecolors="none",
+                        linewidths=1.8,
+                        edgecolors=look.colour(setting),
+                        marker=look.marker(setting),
+                        zorder=4,
+                    ),
+                    setting,
+                )
             best = shown.iloc[analysis.front(shown[column].to_numpy(), shown["loss"].to_numpy())]
-            ax.plot(best[column] * scale, best["loss"], color=REFERENCE, linestyle="--", linewidth=1.2,
-                    drawstyle="steps-post", zorder=2)
-            ax.scatter(best[column] * scale, best["loss"], s=300, color=REFERENCE, alpha=0.25, linewidths=0, zorder=1)
+            ax.plot(
+                best[column] * scale,
+                best["loss"],
+                color=REFERENCE,
+                linestyle="--",
+                linewidth=1.2,
+                drawstyle="steps-post",
+                zorder=2,
+            )
+            ax.scatter(
+                best[column] * scale, best["loss"], s=300, color=REFERENCE, alpha=0.25, linewidths=0, zorder=1
+            )
             baseline = shown["baseline"].iloc[0]
             low, high = shown["loss"].min(), shown["loss"].max()
             if baseline <= high + 0.5 * (high - low) + 0.05 * abs(high):
@@ -299,20 +429,36 @@ def draw_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame, setting_style:
         if r is not None:
             ax_time.set_title(f"{task}: T={r['T']:g}, {_run_text(task_runs)}", fontsize=10)
             ax_memory.set_title(f"{task}: against peak memory", fontsize=10)
-    fig.suptitle("Final loss against cost per sequence; cost from the benchmark cell of the same "
-                 "implementation, T, k1, k2 and sizes"
-                 + (f"\nnot plotted, no ok benchmark cell: {'; '.join(missing)}" if missing else ""), fontsize=10)
+    fig.suptitle(
+        "Final loss against cost per sequence; cost from the benchmark cell of the same "
+        "implementation, T, k1, k2 and sizes"
+        + (f"\nnot plotted, no ok benchmark cell: {'; '.join(missing)}" if missing else ""),
+        fontsize=10,
+    )
     handles = [look.handle(s, linestyle="", markerfacecolor="none", markeredgewidth=1.8) for s in drawn]
-    handles += [Line2D([], [], color=REFERENCE, linestyle="--", marker="o", markersize=14, alpha=0.5,
-                       label="Pareto front (no setting both\ncheaper and lower): grey halo, dashed steps"),
-                style.reference_handle("memoryless baseline of the task"
-                                       + (f"\n(above the plotted range: {'; '.join(off_range)})" if off_range else ""))]
+    handles += [
+        Line2D(
+            [],
+            [],
+            color=REFERENCE,
+            linestyle="--",
+            marker="o",
+            markersize=14,
+            alpha=0.5,
+            label="Pareto front (no setting both\ncheaper and lower): grey halo, dashed steps",
+        ),
+        style.reference_handle(
+            "memoryless baseline of the task"
+            + (f"\n(above the plotted range: {'; '.join(off_range)})" if off_range else "")
+        ),
+    ]
     _legend(fig, handles)
     return fig
 
 
-def plot_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame, out_stem,
-                setting_style: SettingStyle | None = None) -> list[Path]:
+def plot_pareto(
+    training: pd.DataFrame, benchmarks: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None
+) -> list[Path]:
     return save_figure(draw_pareto(training, benchmarks, setting_style), out_stem)
 
 
@@ -321,26 +467,49 @@ def summarize_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame) -> dict:
     memory, memory_label = _memory_column(points) if len(points) else ("peak_rss_bytes", "peak memory (MiB)")
     rows = []
     for task, group in points.groupby("task", sort=False):
-        on_front = set(group.iloc[analysis.front(group["time_s"].to_numpy(), group["loss"].to_numpy())]["setting"])
+        on_front = set(
+            group.iloc[analysis.front(group["time_s"].to_numpy(), group["loss"].to_numpy())]["setting"]
+        )
         for setting in settings.table_order(group):
             r = group[group["setting"] == setting].iloc[0]
-            rows.append([task, setting, f"{r['loss']:.3g}", f"{1e3 * r['time_s']:.3g}",
-                         f"{r[memory] / 2**20:.3g}", "yes" if setting in on_front else "no"])
+            rows.append(
+                [
+                    task,
+                    setting,
+                    f"{r['loss']:.3g}",
+                    f"{1e3 * r['time_s']:.3g}",
+                    f"{r[memory] / 2**20:.3g}",
+                    "yes" if setting in on_front else "no",
+                ]
+            )
     return {
         "title": "Loss against cost (Pareto)",
-        "says": ("Claim tested: truncation trades final loss for time and memory per sequence. Final loss is the "
-                 "mean over seeds of the training runs; time per sequence is the benchmark cell's median of its "
-                 "timed repeats (one training pass over one sequence)."),
-        "table": {"columns": ["task", "setting", "final loss", "time per sequence (ms)",
-                              memory_label, "on the time–loss front"], "rows": rows},
+        "says": (
+            "Claim tested: truncation trades final loss for time and memory per sequence. Final loss is the "
+            "mean over seeds of the training runs; time per sequence is the benchmark cell's median of its "
+            "timed repeats (one training pass over one sequence)."
+        ),
+        "table": {
+            "columns": [
+                "task",
+                "setting",
+                "final loss",
+                "time per sequence (ms)",
+                memory_label,
+                "on the time–loss front",
+            ],
+            "rows": rows,
+        },
         "notes": [f"Left out for want of an ok benchmark cell: {', '.join(missing)}."] if missing else [],
     }
 
 
 # -- (d) gradient bias -------------------------------------------------------------------
 
-METRICS = (("cosine", "cosine similarity to the BPTT gradient"),
-           ("relative_error", r"relative error $\|G_{TBPTT} - G_{BPTT}\| \,/\, \|G_{BPTT}\|$"))
+METRICS = (
+    ("cosine", "cosine similarity to the BPTT gradient"),
+    ("relative_error", r"relative error $\|G_{TBPTT} - G_{BPTT}\| \,/\, \|G_{BPTT}\|$"),
+)
 STATE_STYLES = ("-", "--", "-.", ":")
 
 
@@ -364,9 +533,22 @@ def draw_gradient_bias(bias: pd.DataFrame) -> Figure:
         table = analysis.bias_by_k2(rows)
         for ax, (metric, label) in zip(panel_axes, METRICS):
             for (state, k1), line in table.groupby(["state", "k1"], sort=False):
-                ax.plot(line["k2"], line[metric], color=colours[k1], linestyle=lines[state], marker="o", markersize=3)
-                ax.fill_between(line["k2"], line[f"{metric}_low"], line[f"{metric}_high"], color=colours[k1],
-                                alpha=BAND_ALPHA, linewidth=0)
+                ax.plot(
+                    line["k2"],
+                    line[metric],
+                    color=colours[k1],
+                    linestyle=lines[state],
+                    marker="o",
+                    markersize=3,
+                )
+                ax.fill_between(
+                    line["k2"],
+                    line[f"{metric}_low"],
+                    line[f"{metric}_high"],
+                    color=colours[k1],
+                    alpha=BAND_ALPHA,
+                    linewidth=0,
+                )
             for T in rows["T"].unique():
                 ax.axvline(T, color=REFERENCE, linestyle=":", linewidth=1.2)
             ax.axhline(1 if metric == "cosine" else 0, color=REFERENCE, linewidth=0.8)
@@ -380,16 +562,30 @@ def draw_gradient_bias(bias: pd.DataFrame) -> Figure:
             ax.set_xlabel("k2 (steps of backpropagation per update)")
     r = bias.iloc[0]
     largest = max(spread.values())
-    agreement = ((f"{', '.join(impls)} give the same numbers (largest difference "
-                  f"{'0' if largest == 0 else f'{largest:.1g}'}): drawn once" if len(impls) > 1 else f"{impls[0]}")
-                 if agree else f"frameworks differ by up to {largest:.2g}: one row of panels each")
-    fig.suptitle(f"TBPTT gradient against BPTT's — {r['task']}, T={r['T']:g}, lag {r['lag']:g}, H={r['H']:g}, "
-                 f"{bias['batch'].nunique()} batches of B={r['B']:g}, {r['dtype']}\n{agreement}", fontsize=10)
-    handles = [Line2D([], [], color=colours[k1], marker="o", markersize=4, label=f"k1 = {k1:g}") for k1 in k1s]
+    agreement = (
+        (
+            f"{', '.join(impls)} give the same numbers (largest difference "
+            f"{'0' if largest == 0 else f'{largest:.1g}'}): drawn once"
+            if len(impls) > 1
+            else f"{impls[0]}"
+        )
+        if agree
+        else f"frameworks differ by up to {largest:.2g}: one row of panels each"
+    )
+    fig.suptitle(
+        f"TBPTT gradient against BPTT's — {r['task']}, T={r['T']:g}, lag {r['lag']:g}, H={r['H']:g}, "
+        f"{bias['batch'].nunique()} batches of B={r['B']:g}, {r['dtype']}\n{agreement}",
+        fontsize=10,
+    )
+    handles = [
+        Line2D([], [], color=colours[k1], marker="o", markersize=4, label=f"k1 = {k1:g}") for k1 in k1s
+    ]
     handles += [Line2D([], [], color="black", linestyle=lines[s], label=f"state: {s}") for s in states]
-    handles += [_band_handle(f"range over {bias['batch'].nunique()} batches"),
-                style.reference_handle("k2 = T (TBPTT equals BPTT)"),
-                Line2D([], [], color=REFERENCE, linewidth=0.8, label="perfect agreement (1 or 0)")]
+    handles += [
+        _band_handle(f"range over {bias['batch'].nunique()} batches"),
+        style.reference_handle("k2 = T (TBPTT equals BPTT)"),
+        Line2D([], [], color=REFERENCE, linewidth=0.8, label="perfect agreement (1 or 0)"),
+    ]
     _legend(fig, handles, title="line")
     return fig
 
@@ -404,16 +600,24 @@ def summarize_gradient_bias(bias: pd.DataFrame) -> dict:
     T = ", ".join(f"{t:g}" for t in sorted(bias["T"].unique()))
     notes = []
     if bias["impl"].nunique() > 1:
-        notes.append(f"The {bias['impl'].nunique()} frameworks ({', '.join(style.impl_order(bias['impl']))}) agree "
-                     f"to {spread['cosine']:.1g} in cosine and {spread['relative_error']:.1g} in relative error.")
+        notes.append(
+            f"The {bias['impl'].nunique()} frameworks ({', '.join(style.impl_order(bias['impl']))}) agree "
+            f"to {spread['cosine']:.1g} in cosine and {spread['relative_error']:.1g} in relative error."
+        )
     return {
         "title": "Gradient bias of truncation",
-        "says": ("Claim tested: the TBPTT gradient is a biased estimate of the BPTT gradient, the bias shrinking as "
-                 f"k2 grows and vanishing at k2 >= T (T = {T}). Mean over k1 = "
-                 f"{', '.join(f'{k:g}' for k in sorted(bias['k1'].unique()))}, batches and frameworks."),
-        "table": {"columns": ["state", "k2", "cosine", "relative error"],
-                  "rows": [[r.state, f"{r.k2:g}", f"{r.cosine:.3f}", f"{r.relative_error:.2g}"]
-                           for r in by_k2.itertuples()]},
+        "says": (
+            "Claim tested: the TBPTT gradient is a biased estimate of the BPTT gradient, the bias shrinking as "
+            f"k2 grows and vanishing at k2 >= T (T = {T}). Mean over k1 = "
+            f"{', '.join(f'{k:g}' for k in sorted(bias['k1'].unique()))}, batches and frameworks."
+        ),
+        "table": {
+            "columns": ["state", "k2", "cosine", "relative error"],
+            "rows": [
+                [r.state, f"{r.k2:g}", f"{r.cosine:.3f}", f"{r.relative_error:.2g}"]
+                for r in by_k2.itertuples()
+            ],
+        },
         "notes": notes,
     }
 
@@ -434,15 +638,20 @@ def draw_gradient_decay(decay: pd.DataFrame) -> Figure:
     for radius in radii:
         line = stats[stats["radius"] == radius]
         ax.plot(line["k"], line["mean"], color=colours[radius], linewidth=1.6)
-        ax.fill_between(line["k"], line["min"], line["max"], color=colours[radius], alpha=BAND_ALPHA, linewidth=0)
+        ax.fill_between(
+            line["k"], line["min"], line["max"], color=colours[radius], alpha=BAND_ALPHA, linewidth=0
+        )
     style.log_axis(ax, "y")
     ax.set_xlabel("k (steps back from the loss at the last step T)")
     ax.set_ylabel(r"$\|\partial L_T / \partial h_{T-k}\|$" + "\n(per unit of state; mean over the batch)")
     ax.grid(True, color="0.9")
     r = decay.iloc[0]
     n = decay["seed"].nunique()
-    ax.set_title(f"Elman RNN, H={r['H']:g}, T={r['T']:g}, B={r['B']:g}, {r['dtype']} (NumPy): "
-                 + (f"mean over {n} seeds" if n > 1 else "one seed"), fontsize=10)
+    ax.set_title(
+        f"Elman RNN, H={r['H']:g}, T={r['T']:g}, B={r['B']:g}, {r['dtype']} (NumPy): "
+        + (f"mean over {n} seeds" if n > 1 else "one seed"),
+        fontsize=10,
+    )
     handles = [Line2D([], [], color=colours[radius], linewidth=1.6, label=f"{radius:g}") for radius in radii]
     handles += [_band_handle(f"range over {n} seeds")] if n > 1 else []
     _legend(fig, handles, title=r"spectral radius of $W_{hh}$")
@@ -457,12 +666,24 @@ def summarize_gradient_decay(decay: pd.DataFrame) -> dict:
     span = analysis.decay_span(decay)
     return {
         "title": "How the gradient decays with distance",
-        "says": ("Claim tested: gradients through the recurrence vanish or explode geometrically with the distance "
-                 "k, at a rate set by W_hh's spectral radius and the tanh slopes, so the far past contributes little "
-                 "(or too much) and truncating it is cheap (or necessary). Factor per step: least-squares fit of "
-                 "log10 of the seed-mean norm against k."),
-        "table": {"columns": ["spectral radius", "factor per step", "norm at k=0", "norm at largest k", "ratio"],
-                  "rows": [[f"{r.radius:g}", f"×{r.per_step:.3g}", f"{r.norm_k0:.3g}",
-                            f"{r.norm_k_max:.3g} (k={r.k_max})", f"{r.ratio:.2g}"] for r in span.itertuples()]},
+        "says": (
+            "Claim tested: gradients through the recurrence vanish or explode geometrically with the distance "
+            "k, at a rate set by W_hh's spectral radius and the tanh slopes, so the far past contributes little "
+            "(or too much) and truncating it is cheap (or necessary). Factor per step: least-squares fit of "
+            "log10 of the seed-mean norm against k."
+        ),
+        "table": {
+            "columns": ["spectral radius", "factor per step", "norm at k=0", "norm at largest k", "ratio"],
+            "rows": [
+                [
+                    f"{r.radius:g}",
+                    f"×{r.per_step:.3g}",
+                    f"{r.norm_k0:.3g}",
+                    f"{r.norm_k_max:.3g} (k={r.k_max})",
+                    f"{r.ratio:.2g}",
+                ]
+                for r in span.itertuples()
+            ],
+        },
         "notes": [],
     }

@@ -17,9 +17,32 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 import implementations
 
 # Okabe-Ito, then Tol's muted colours: distinguishable for colour-blind readers; no grey, no yellow.
-COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#882255", "#999933", "#332288",
-           "#44AA99", "#DDCC77")
-MARKERS = ("s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*")  # 11 colours x 11 markers: pairs stay unique
+COLOURS = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#882255",
+    "#999933",
+    "#332288",
+    "#44AA99",
+    "#DDCC77",
+)
+MARKERS = (
+    "s",
+    "^",
+    "D",
+    "v",
+    "P",
+    "X",
+    "<",
+    ">",
+    "p",
+    "h",
+    "*",
+)  # 11 colours x 11 markers: pairs stay unique
 BPTT = ("black", "o")
 REFERENCE = "0.45"  # grey of reference lines; never a setting's colour
 
@@ -47,7 +70,9 @@ def native_memory_label(impl: str) -> str:
     registry = getattr(implementations, "REGISTRY", None)
     if registry is not None and impl in registry:
         return registry[impl].native_memory
-    return {"numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}.get(impl, "framework-reported")
+    return {"numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}.get(
+        impl, "framework-reported"
+    )
 
 
 class SettingStyle:
@@ -94,8 +119,11 @@ def log_axis(ax, which: str = "y", min_labels: int = 4) -> None:
     less; a range too narrow for that many log ticks keeps a linear scale.
     """
     axis = getattr(ax, f"{which}axis")
-    set_scale, get_lim, set_lim = ((ax.set_yscale, ax.get_ylim, ax.set_ylim) if which == "y"
-                                   else (ax.set_xscale, ax.get_xlim, ax.set_xlim))
+    set_scale, get_lim, set_lim = (
+        (ax.set_yscale, ax.get_ylim, ax.set_ylim)
+        if which == "y"
+        else (ax.set_xscale, ax.get_xlim, ax.set_xlim)
+    )
     set_scale("log")
     ax.relim()
     ax.autoscale_view()
@@ -119,5 +147,7 @@ def log_axis(ax, which: str = "y", min_labels: int = 4) -> None:
 
 def sizes_text(row) -> str:
     """'B=32, H=256, D=32, O=32, float32' from a row's sizes (those present)."""
-    sizes = ", ".join(f"{name}={row[name]:g}" for name in ("B", "H", "D", "O") if name in row and row[name] == row[name])
+    sizes = ", ".join(
+        f"{name}={row[name]:g}" for name in ("B", "H", "D", "O") if name in row and row[name] == row[name]
+    )
     return f"{sizes}, {row['dtype']}" if "dtype" in row else sizes
