@@ -50,7 +50,7 @@ def _loss_unit(rows: pd.DataFrame) -> str:
     return "squared error" if rows["chance_accuracy"].isna().all() else "cross-entropy, nats"  # NaN: mse
 
 
-def _diverged_handle(n: int) -> Line2D:
+def _diverged_handle(n: int, where: str = "at its last finite value") -> Line2D:
     return Line2D(
         [],
         [],
@@ -58,7 +58,7 @@ def _diverged_handle(n: int) -> Line2D:
         marker="X",
         linestyle="",
         markeredgecolor="black",
-        label=f"diverged run ({n}), at its last finite value",
+        label=f"diverged run ({n}), {where}",
     )
 
 
@@ -159,7 +159,7 @@ def draw_learnable_lag(
         fontsize=10,
     )
     handles = [look.handle(s) for s in drawn] + [style.reference_handle(f"chance (1/V = {chance})")]
-    _legend(fig, handles + ([_diverged_handle(n_diverged)] if n_diverged else []))
+    _legend(fig, handles + ([_diverged_handle(n_diverged, "drawn at accuracy 0")] if n_diverged else []))
     return fig
 
 
