@@ -3,9 +3,13 @@
 # results/paper/paper.pdf.
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/learning.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/paper.smk"
 
 
@@ -22,4 +26,5 @@ rule all:
             ext=["png", "pdf"],
         ),
         "results/findings.html",
+        expand("results/tables/{table}.html", table=TABLES),
         "results/paper/paper.pdf",

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from bptt_bench.experiments.echo import expected_level
-from bptt_bench.figures.learning import LEARNED, decay_per_step
+from bptt_bench.analysis.learning import LEARNED, decay_per_step
+from bptt_bench.analysis.settings import label
 from bptt_bench.tasks import echo_levels
 
 VERDICTS = ("holds", "fails", "partly", "not tested")
@@ -52,7 +53,7 @@ def _ok(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _setting(method, k1, k2) -> str:
-    return "BPTT" if method != "tbptt" else f"TBPTT({int(k1)}, {int(k2)})"
+    return label(method, k1, k2)
 
 
 def _final(table: pd.DataFrame, run_columns) -> pd.DataFrame:

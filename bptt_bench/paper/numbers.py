@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from bptt_bench import claims
+from bptt_bench.analysis.learning import decay_per_step
+from bptt_bench.analysis.settings import label
 from bptt_bench.experiments.echo import expected_level
 from bptt_bench.experiments.training import final_rows
 from bptt_bench.tables import PROVENANCE_COLUMNS
@@ -32,8 +34,8 @@ def fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-def _setting(method, k1, k2) -> str:
-    return "BPTT" if method == "bptt" else f"TBPTT({int(k1)}, {int(k2)})" if method == "tbptt" else str(method)
+def _setting(method, k1, k2, segment=None, cell=None) -> str:
+    return label(method, k1, k2, segment, cell)
 
 
 def _int(value) -> str:
@@ -65,7 +67,8 @@ def cells(bench: pd.DataFrame) -> dict:
         "ok": str(int(counts.get("ok", 0))),
         "by_status": ", ".join(f"{int(n)} {status}" for status, n in counts.items()),
         "not_ok": [
-            {"impl": r.impl, "setting": _setting(r.method, r.k1, r.k2), "T": _int(r.T), "status": r.status,
+            {"impl": r.impl, "setting": _setting(r.method, r.k1, r.k2, getattr(r, "segment", None), getattr(r, "cell", None)),
+             "T": _int(r.T), "status": r.status,
              "reason": str(r.reason)[:160]}
             for r in bad.itertuples()
         ],
@@ -95,9 +98,9 @@ def scaling(bench: pd.DataFrame) -> dict:
     memory = claims._memory_column(pairs)
     rows = []
     for r in pairs.sort_values(["impl", "method", "k1", "k2"]).itertuples():
-        cell = f" [{r.cell}]" if "cell" in pairs and pairs["cell"].nunique() > 1 else ""
         rows.append({
-            "impl": r.impl, "T": _int(r.T), "setting": _setting(r.method, r.k1, r.k2) + cell,
+            "impl": r.impl, "T": _int(r.T),
+            "setting": _setting(r.method, r.k1, r.k2, getattr(r, "segment", None), getattr(r, "cell", None)),
             "bptt_ms": fmt(1e3 * r.time_median_s_bptt), "ms": fmt(1e3 * r.time_median_s),
             "time_ratio": fmt(r.time_median_s / r.time_median_s_bptt),
             "memory_ratio": fmt(getattr(r, memory) / getattr(r, f"{memory}_bptt")) if memory else "—",
@@ -181,8 +184,6 @@ def gradient_bias(bias: pd.DataFrame) -> dict:
 
 
 def decay(table: pd.DataFrame) -> dict:
-    from bptt_bench.figures.learning import decay_per_step
-
     return {"factors": [{"radius": fmt(r), "factor": fmt(f)} for r, f in decay_per_step(table).items()],
             "T": _int(table["T"].iloc[0]), "H": _int(table["H"].iloc[0])}
 
