@@ -26,15 +26,10 @@ BENCHMARK_COLUMNS = [
 ] + PROVENANCE_COLUMNS
 
 # The benchmark table: each cell's row with the grid(s) of the config it belongs to, comma-joined
-# (a cell in two grids is measured once); select a grid's rows with in_grid.
+# (a cell in two grids is measured once); bptt_bench.analysis.benchmarks.in_grid selects a grid.
 BENCHMARK_TABLE_COLUMNS = ["grid"] + BENCHMARK_COLUMNS
 
 STATUSES = ("ok", "timeout", "oom", "killed", "nan", "error", "skipped")  # docs/measurement.md, Faults
-
-
-def in_grid(table: pd.DataFrame, name: str) -> pd.Series:
-    """Boolean mask of the benchmark table's rows that belong to grid `name`."""
-    return table["grid"].fillna("").str.split(",").map(lambda names: name in names)
 
 
 def write_atomically(path: Path | str, write) -> Path:

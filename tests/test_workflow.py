@@ -1,5 +1,6 @@
 """The Snakemake study: config checking, one smoke-sized run end to end, lint and format."""
 
+import json
 import math
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from bptt_bench import tables, tasks
+from bptt_bench.analysis.benchmarks import in_grid
 from bptt_bench.cli import parser
 from bptt_bench.measure.cell import CellSpec
 from bptt_bench.study.config import ConfigError, check_config, load_config
@@ -66,8 +68,8 @@ def test_a_cell_in_two_grids_is_measured_once_and_named_by_both():
     names = memberships(check_config(config))
     assert names["numpy_tbptt_T64_k16-32_B32_H256_D32_O32_float32_1t"] == "g,h"
     table = pd.DataFrame({"grid": ["g,h", "g", "loss_curves_digits"]})
-    assert tables.in_grid(table, "h").tolist() == [True, False, False]
-    assert tables.in_grid(table, "g").tolist() == [True, True, False]
+    assert in_grid(table, "h").tolist() == [True, False, False]
+    assert in_grid(table, "g").tolist() == [True, True, False]
 
 
 def test_config_numbers_given_as_strings_are_read_as_numbers():
@@ -212,10 +214,22 @@ def test_smoke_study_tables_and_figures(smoke_run):
 
 
 @pytest.mark.workflow
+def test_smoke_study_builds_the_paper(smoke_run):
+    workdir, _ = smoke_run
+    assert (workdir / "results/paper/paper.pdf").read_bytes().startswith(b"%PDF")
+    claims = pd.read_csv(workdir / "results/tables/claims.csv")
+    assert len(claims) >= 12 and set(claims["verdict"]) <= {"holds", "fails", "partly", "not tested"}
+    numbers = json.loads((workdir / "results/paper/numbers.json").read_text())
+    assert {"setup", "cells", "echo", "derivative_free", "truncated_norms"} <= set(numbers)
+    for name in ("echo", "derivative_free", "truncated_norms"):
+        assert (workdir / f"results/figures/{name}.pdf").stat().st_size > 1000
+
+
+@pytest.mark.workflow
 def test_smoke_study_physics(smoke_run):
     """BPTT's memory grows with T; TBPTT's stays within 20% (framework-native figure)."""
     table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv").query("status == 'ok'")
-    table = table[tables.in_grid(table, "scaling")]
+    table = table[in_grid(table, "scaling")]
     for impl, rows in table.groupby("impl"):
         bptt = rows[rows["method"] == "bptt"].set_index("T")["framework_peak_bytes"]
         assert bptt[64] > 1.5 * bptt[32], (impl, bptt.to_dict())
@@ -241,7 +255,8 @@ def test_report_bundles_figures_and_tables(smoke_run):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "never awaited" not in done.stdout + done.stderr  # Snakemake's own warning, silenced in common.smk
     text = report.read_text()
-    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html"))
+    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html",
+                                         "benchmarks.html", "training.html", "Start here"))
 
 
 @pytest.mark.workflow

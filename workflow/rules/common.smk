@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
+from bptt_bench.analysis.settings import study_settings
 from bptt_bench.study.config import check_config
 from bptt_bench.study.grid import expand as expand_cells
 from bptt_bench.study.grid import memberships
@@ -48,6 +49,9 @@ for path in CELL_FILES:
     if Path(path).exists():
         read_cell(path)
 
+# Every setting of the study, in order: each keeps one colour and marker in every figure.
+SETTINGS = study_settings(CELLS.values(), LEARNING_PARTS)
+
 BENCHMARK_FIGURES = expand(
     "results/figures/{figure}.{ext}",
     figure=["time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction"],
@@ -61,6 +65,9 @@ LEARNING_FIGURES = [
     "gradient_bias",
     "gradient_decay",
 ]
+
+
+TABLES = ["benchmarks", "training", "gradient_bias", "gradient_decay"]
 
 
 def peak_file(wildcards):
