@@ -12,10 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-import pytest
-import yaml
-
 from bptt_bench.costmodel import cost
 from implementations.schedule import tbptt_schedule
 
@@ -147,72 +143,3 @@ def test_read_only_inputs_do_not_warn(recwarn):
     for name in implementations.NAMES:
         implementations.load(name).loss_and_grad(params, x, y, mask)
     assert not [w for w in recwarn if "not writable" in str(w.message)]
-
-
-# -- the workflow, on a study of a few seconds ---------------------------------------------
-
-TINY = {
-    "benchmark": {"impls": ["numpy"], "repeats": 1, "B": 2, "H": 4, "D": 3, "O": 3, "time_limit_s": 60,
-                  "grids": [{"name": "g", "T": [8, 16], "truncations": [[4, 4]]}]},
-    "learning": {
-        "impl": "numpy",
-        "learnable_lag": {"lags": [1], "settings": [["bptt", None, None]], "seeds": [0], "T": 4, "V": 3, "H": 4,
-                          "B": 2, "n_sequences": 4, "eval_every": 2, "n_eval": 4},
-        "loss_curves": {"tasks": {"copy_memory": {"blank": 1}}, "settings": [["bptt", None, None], ["tbptt", 2, 2]],
-                        "seeds": [0], "H": 4, "B": 2, "n_sequences": 4, "eval_every": 2, "n_eval": 4},
-        "gradient_bias": {"impls": ["numpy"], "task": "delayed_recall", "task_params": {"T": 4, "lag": 1, "V": 3},
-                          "truncations": [[2, 2]], "n_batches": 1, "n_train": 2, "H": 4, "B": 2},
-        "gradient_decay": {"radii": [1.0], "T": 4, "V": 3, "H": 4, "B": 2, "seeds": [0]},
-    },
-}
-
-
-def snakemake(workdir: Path, *args) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"),
-               "--workflow-profile", str(ROOT / "workflow/profiles/default"), "--cores", "2",
-               "--directory", str(workdir), "--configfile", str(workdir / "tiny.yaml"), *args]
-    return subprocess.run(command, capture_output=True, text=True)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    done = snakemake(workdir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return workdir
-
-
-@pytest.mark.workflow
-def test_a_corrupt_cell_file_is_named_and_the_table_kept(tiny_run):
-    cell = next((tiny_run / "results/cells").glob("numpy_bptt_T16_*.json"))
-    table = tiny_run / "results/tables/benchmarks.csv"
-    good_cell, good_table = cell.read_text(), table.read_text()
-    cell.write_text("{")
-    try:
-        done = snakemake(tiny_run)
-        output = done.stdout + done.stderr
-        assert done.returncode != 0 and str(cell.relative_to(tiny_run)) in output and "Delete it" in output, output[-2000:]
-        assert table.read_text() == good_table
-    finally:
-        cell.write_text(good_cell)
-
-
-@pytest.mark.workflow
-def test_a_deleted_cell_file_is_measured_again(tiny_run):
-    cell = next((tiny_run / "results/cells").glob("numpy_bptt_T8_*.json"))
-    cell.unlink()
-    done = snakemake(tiny_run)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert cell.exists()
-    assert "measure_cell" in done.stdout + done.stderr and "benchmark_table" in done.stdout + done.stderr
-    assert len(pd.read_csv(tiny_run / "results/tables/benchmarks.csv")) == len(list(cell.parent.glob("*.json")))
-
-
-@pytest.mark.workflow
-def test_result_files_follow_the_umask(tiny_run):
-    umask = os.umask(0)
-    os.umask(umask)
-    expected = 0o666 & ~umask
-    for path in ["results/tables/benchmarks.csv", "results/findings.html", "results/figures/pareto.png"]:
-        assert (tiny_run / path).stat().st_mode & 0o777 == expected, path

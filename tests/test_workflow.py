@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -260,6 +261,31 @@ def test_report_bundles_figures_and_tables(smoke_run):
 
 
 @pytest.mark.workflow
+def test_a_corrupt_cell_file_is_named_and_the_tables_kept(smoke_run):
+    workdir, command = smoke_run
+    cell = next((workdir / "results/cells").glob("numpy_bptt_T64_*.json"))
+    table = workdir / "results/tables/benchmarks.csv"
+    good_cell, good_table, stat = cell.read_text(), table.read_text(), cell.stat()
+    cell.write_text("{")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+        output = done.stdout + done.stderr
+        assert done.returncode != 0 and str(cell.relative_to(workdir)) in output and "Delete it" in output, output[-2000:]
+        assert table.read_text() == good_table
+    finally:
+        cell.write_text(good_cell)
+        os.utime(cell, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.workflow
+def test_result_files_follow_the_umask(smoke_run):
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in ["results/tables/benchmarks.csv", "results/findings.html", "results/figures/pareto.png"]:
+        assert (smoke_run[0] / path).stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+@pytest.mark.workflow
 def test_rerun_resumes_only_missing_cells(smoke_run):  # last: it deletes outputs
     """An interrupted study (a cell and the table missing) reruns that cell only; a finished one nothing."""
     workdir, command = smoke_run
@@ -286,3 +312,16 @@ def test_lint_and_format_are_clean():
     assert snakefmt, "snakefmt not found beside sys.executable nor on PATH: pip install -e '.[test]'"
     fmt = subprocess.run([snakefmt, "--check", "Snakefile", "workflow"], capture_output=True, text=True, cwd=ROOT)
     assert fmt.returncode == 0, fmt.stderr
+
+
+@pytest.mark.workflow
+def test_a_deleted_cell_file_is_measured_again(smoke_run):  # after the rerun test: whatever it left missing
+    """Every cell file is a target of the study, so a deleted one is measured and its table rebuilt."""
+    workdir, command = smoke_run
+    cell = next((workdir / "results/cells").glob("numpy_tbptt_T32_*.json"))
+    cell.unlink()
+    done = subprocess.run(command + ["--until", "benchmark_table"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert cell.exists() and "measure_cell" in done.stdout + done.stderr
+    table = pd.read_csv(workdir / "results/tables/benchmarks.csv")
+    assert len(table) == len(list(cell.parent.glob("*.json")))
