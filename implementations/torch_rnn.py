@@ -44,8 +44,14 @@ def readout_loss(logits, y, mask, loss):
     return torch.dot(per_entry, mask.reshape(n * B)) / B
 
 
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor sharing the array's memory; a read-only array is copied (PyTorch cannot mark a tensor read-only)."""
+    array = np.ascontiguousarray(array)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
 def tensors(*arrays):
-    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+    return tuple(_tensor(a) for a in arrays)
 
 
 class TorchRNN(Implementation):
@@ -62,7 +68,7 @@ class TorchRNN(Implementation):
         return torch.addmm(params["b_y"], outputs.flatten(0, 1), params["W_hy"]).view(*outputs.shape[:2], -1)
 
     def to_native(self, params):
-        return {key: torch.from_numpy(value) for key, value in params.items()}
+        return {key: _tensor(value) for key, value in params.items()}
 
     def to_numpy(self, params):
         return {key: value.detach().numpy() for key, value in params.items()}
