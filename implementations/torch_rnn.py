@@ -53,16 +53,18 @@ class TorchRNN(Implementation):
     def recurrence(self, params, state, x):
         """(outputs (n,B,H), final state) of n steps of x (n,B,D) from `state` (None: zeros),
         under whatever graph mode is in force."""
-        outputs = torch.stack(forward_states(params, state, x))
-        return outputs, outputs[-1]
+        states = forward_states(params, state, x)
+        return torch.stack(states), states[-1]  # not a view of the stack: that would keep it alive
 
     def readout(self, params, outputs):
         """Logits (n,B,O) of outputs (n,B,H), under whatever graph mode is in force."""
         return torch.addmm(params["b_y"], outputs.flatten(0, 1), params["W_hy"]).view(*outputs.shape[:2], -1)
 
     def tensors(self, *arrays):
-        """NumPy arrays as tensors on the call's device (a copy only where the device needs one)."""
-        return tuple(torch.from_numpy(np.ascontiguousarray(a)).to(self._device) for a in arrays)
+        """NumPy arrays as tensors on the call's device, sharing memory on the CPU where they can;
+        a read-only array is copied (PyTorch cannot mark a tensor read-only)."""
+        arrays = (np.ascontiguousarray(a) for a in arrays)
+        return tuple(torch.from_numpy(a if a.flags.writeable else a.copy()).to(self._device) for a in arrays)
 
     def to_native(self, params):
         return dict(zip(params, self.tensors(*params.values())))

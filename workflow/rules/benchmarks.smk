@@ -36,18 +36,21 @@ rule measure_cell:
 
 rule benchmark_table:
     input:
-        expand("results/cells/{cell}.json", cell=CELLS),
+        CELL_FILES,
     output:
         csv=report(
             "results/tables/benchmarks.csv",
             caption="../report/benchmarks_table.rst",
             category="Tables",
+            subcategory="CSV downloads",
         ),
         parquet="results/tables/benchmarks.parquet",
     log:
         "logs/benchmark_table.log",
     conda:
         "../envs/bptt-bench.yaml"
+    params:
+        grids=CELL_GRIDS,
     script:
         "../scripts/benchmark_table.py"
 
@@ -92,5 +95,6 @@ rule benchmark_figures:
         "../envs/bptt-bench.yaml"
     params:
         sizes={key: config["benchmark"][key] for key in ("B", "H", "D", "O")},
+        settings=SETTINGS,
     script:
         "../scripts/benchmark_figures.py"
