@@ -19,7 +19,7 @@ def _measure(args) -> None:
     spec_fields = {f.name for f in fields(CellSpec)}
     spec = CellSpec(**{key: value for key, value in vars(args).items() if key in spec_fields and value is not None})
     if args.peak == "auto":
-        peak = machine_peak(implementations.NAMES, spec.dtype, spec.threads)
+        peak = machine_peak(implementations.NAMES, spec.dtype, spec.threads, device=spec.device)
     else:
         peak = None if args.peak == "none" else {"peak_gflops_per_s": float(args.peak)}
     row = measure_cell(spec, peak)
@@ -33,7 +33,7 @@ def _measure(args) -> None:
 
 
 def _peak(args) -> None:
-    print(json.dumps(machine_peak(args.impl or implementations.NAMES, args.dtype, args.threads), indent=2))
+    print(json.dumps(machine_peak(args.impl or implementations.NAMES, args.dtype, args.threads, device=args.device), indent=2))
 
 
 def _demo(args) -> None:
@@ -58,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     measure.add_argument("--dtype", choices=("float32", "float64"), help=f"default {DEFAULT['dtype']}")
     measure.add_argument("--lr", type=float, help=f"SGD step of the timed TBPTT pass, default {DEFAULT['lr']}")
     measure.add_argument("--time-limit-s", dest="time_limit_s", type=float, help=f"default {DEFAULT['time_limit_s']}")
+    measure.add_argument("--device", choices=("cpu", "cuda"), help="default cpu; cuda without a GPU: a skipped row")
     measure.add_argument("--peak", default="auto", help="machine peak GFLOP/s: 'auto' (measure it), 'none', or a number")
     measure.add_argument("--json", action="store_true", help="print the row as one JSON line")
     measure.set_defaults(run=_measure)
@@ -66,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
     peak.add_argument("--impl", action="append", choices=implementations.NAMES)
     peak.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     peak.add_argument("--threads", type=int, default=1)
+    peak.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     peak.set_defaults(run=_peak)
 
     demo = commands.add_parser("demo", help="the three frameworks on one problem: losses, agreement, timings")

@@ -100,9 +100,10 @@ class Implementation(abc.ABC):
             yield
 
     @abc.abstractmethod
-    def measure_peak_bytes(self, run, inputs=()) -> tuple[Any, int]:
+    def measure_peak_bytes(self, run, inputs=(), device="cpu") -> tuple[Any, int]:
         """(run(), peak bytes of the working memory run() allocates), by the framework's own
-        bookkeeping; parameters and the arrays in `inputs` are not counted."""
+        bookkeeping; parameters and the arrays in `inputs` are not counted. `device`: where
+        run() runs (a GPU's figure comes from its own allocator where the framework has one)."""
 
     def set_threads(self, threads: int) -> None:
         """Limit the framework's own thread pool (the caller also sets environment and affinity)."""

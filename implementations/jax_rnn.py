@@ -129,8 +129,9 @@ class JaxRNN(Implementation):
         platforms = sorted({device.platform for device in jax.devices()} | {"cpu"})
         return f"XLA on {', '.join(platforms)} (jaxlib {metadata.version('jaxlib')})"
 
-    def measure_peak_bytes(self, run, inputs=()):
-        """Largest XLA temp buffer (compiled memory analysis) over the programs run() used."""
+    def measure_peak_bytes(self, run, inputs=(), device="cpu"):
+        """Largest XLA temp buffer (compiled memory analysis) over the programs run() used, on
+        any device: XLA plans a program's buffers at compile time, for the GPU as for the CPU."""
         self._compiled = {}
         try:
             result = run()
@@ -139,7 +140,7 @@ class JaxRNN(Implementation):
             self._compiled = None
         peak = 0
         for function, args, kwargs, float64 in calls:
-            with jax.enable_x64(float64):
+            with jax.enable_x64(float64), self.on_device(device):  # lowered for the device run() used
                 compiled = function.lower(*args, **kwargs).compile()
                 peak = max(peak, compiled.memory_analysis().temp_size_in_bytes)
         return result, peak

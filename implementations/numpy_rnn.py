@@ -105,7 +105,7 @@ class NumpyRNN(Implementation):
         blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
         return "; ".join(f"{i['internal_api']} {i['version']} {i.get('architecture', '')}".strip() for i in blas)
 
-    def measure_peak_bytes(self, run, inputs=()):
+    def measure_peak_bytes(self, run, inputs=(), device="cpu"):
         """tracemalloc's peak: exact for NumPy buffers; inputs exist before tracing starts."""
         tracemalloc.start()
         try:

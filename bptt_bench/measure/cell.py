@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 
 import implementations
-from implementations.contract import check_choice, check_method, check_positive_int
+from implementations.contract import DEVICES, check_choice, check_method, check_positive_int
 
 from .. import defaults
 from ..costmodel import cost
@@ -44,6 +44,7 @@ class CellSpec:
     time_limit_s: float = DEFAULT["time_limit_s"]
     memory_budget_bytes: int | None = int(DEFAULT["memory_budget_gib"] * defaults.GIB)
     segment: int | None = None  # checkpointed BPTT's spacing c; None = ceil(sqrt(T))
+    device: str = "cpu"  # 'cuda': a skipped row where the implementation has none (worker decides)
 
     def __post_init__(self):
         if self.impl not in implementations.NAMES:
@@ -52,6 +53,7 @@ class CellSpec:
         for name in ("T", "B", "H", "D", "O", "threads", "repeats"):
             check_positive_int(name, getattr(self, name))
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_choice("device", self.device, DEVICES)
         for name in ("time_limit_s", "lr"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -68,7 +70,8 @@ class CellSpec:
 def measure_cell(spec: CellSpec, peak: dict | None = None) -> dict:
     """Measure `spec` in a worker process; the row's status says whether it worked.
 
-    peak: the machine_peak() record the row's peak_fraction refers to (None: not known).
+    peak: the machine_peak() record of the cell's device and dtype, which the row's
+    peak_fraction refers to (None: not known).
     """
     result = _run_worker(spec) if _within_budget(spec) else {
         "status": "skipped",
@@ -101,7 +104,7 @@ def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
     row = {
         "impl": spec.impl, "method": spec.method, "T": spec.T, "k1": spec.k1, "k2": spec.k2, "segment": spec.segment,
         "B": spec.B, "H": spec.H, "D": spec.D, "O": spec.O, "dtype": spec.dtype, "threads": spec.threads,
-        "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
+        "device": spec.device, "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
         "n_repeats": result.get("n_repeats", 0),
         **{key: result.get(key, nan) for key in (
             "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s", "setup_s", "cell_wall_s",

@@ -1,10 +1,14 @@
-"""The machine's matmul peak: the best large-GEMM throughput any implementation's BLAS reaches.
+"""The matmul peak of one device and dtype: the best large-GEMM throughput any implementation
+reaches there (on the CPU its BLAS, on a GPU its cuBLAS/XLA kernels).
 
-Measured through the contract's own arrays (`impl.to_native`, `@`, `impl.to_numpy`), so
-no framework is imported here.
+Measured through the contract's own arrays (`impl.to_native`, `@`, `impl.to_numpy`) inside
+`impl.on_device`, so no framework is imported here; to_numpy copies the product back to the
+host, so each timed product ends when the device has finished it.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -12,13 +16,14 @@ from .process import run_in_worker
 from .timing import time_call
 
 
-MATRIX_SIZE = 2048
+MATRIX_SIZES = {"cpu": 2048, "cuda": 8192}  # a GPU needs a larger product to reach its rate
 
 
-def matmul_gflops(impl, n: int = MATRIX_SIZE, dtype="float32", repeats: int = 7) -> float:
-    """Best-of-`repeats` GFLOP/s of an (n,n)@(n,n) product in `impl`'s framework."""
+def matmul_gflops(impl, n: int | None = None, dtype="float32", repeats: int = 7, device: str = "cpu") -> float:
+    """Best-of-`repeats` GFLOP/s of an (n,n)@(n,n) product in `impl`'s framework on `device`."""
+    n = n or MATRIX_SIZES[device]
     rng = np.random.default_rng(0)
-    with impl.precision(np.dtype(dtype)):
+    with impl.precision(np.dtype(dtype)), impl.on_device(device):
         arrays = impl.to_native({"a": rng.standard_normal((n, n)).astype(dtype), "b": rng.standard_normal((n, n)).astype(dtype)})
         product = lambda: impl.to_numpy({"c": arrays["a"] @ arrays["b"]})  # noqa: E731 - to_numpy waits for the result
         product()
@@ -26,14 +31,21 @@ def matmul_gflops(impl, n: int = MATRIX_SIZE, dtype="float32", repeats: int = 7)
     return 2 * n**3 / best / 1e9
 
 
-def machine_peak(impls, dtype="float32", threads: int = 1, timeout_s: float = 300) -> dict:
-    """GEMM GFLOP/s of each implementation (own process each) and the best of them, the machine's peak."""
-    per_impl = {}
+def machine_peak(impls, dtype="float32", threads: int = 1, timeout_s: float = 300, device: str = "cpu") -> dict:
+    """GEMM GFLOP/s of each implementation on `device` (own process each) and the best of them, the
+    device's peak. An implementation that cannot run there (numpy on cuda; no GPU) is listed under
+    `skipped` with its reason; with none left the peak is NaN (its cells are skipped rows too)."""
+    per_impl, skipped = {}, {}
     for name in impls:
-        result = run_in_worker({"peak": name, "dtype": dtype, "threads": threads}, threads, timeout_s)
+        job = {"peak": name, "dtype": dtype, "threads": threads, "device": device}
+        result = run_in_worker(job, threads, timeout_s)
+        if result.get("status") == "skipped":
+            skipped[name] = result["reason"]
+            continue
         if "gflops" not in result:
-            raise RuntimeError(f"peak measurement failed for {name}: {result.get('reason')}")
+            raise RuntimeError(f"peak measurement failed for {name} on {device}: {result.get('reason')}")
         per_impl[name] = {"gflops_per_s": result["gflops"], "backend": result["blas"]}
-    best = max(per_impl, key=lambda name: per_impl[name]["gflops_per_s"])
-    return {"dtype": dtype, "threads": threads, "matrix_size": MATRIX_SIZE, "peak_gflops_per_s": per_impl[best]["gflops_per_s"],
-            "peak_impl": best, "per_impl": per_impl}
+    best = max(per_impl, key=lambda name: per_impl[name]["gflops_per_s"], default=None)
+    return {"device": device, "dtype": dtype, "threads": threads, "matrix_size": MATRIX_SIZES[device],
+            "peak_gflops_per_s": per_impl[best]["gflops_per_s"] if best else math.nan,
+            "peak_impl": best, "per_impl": per_impl, "skipped": skipped}

@@ -2,7 +2,7 @@
 prints one JSON result line. Its environment is set by the parent; it pins itself to its CPUs
 before importing any framework.
 
-Jobs: a CellSpec (time and memory of one cell), or {"peak": impl, "dtype", "threads"} (GEMM peak).
+Jobs: a CellSpec (time and memory of one cell), or {"peak": impl, "dtype", "threads", "device"} (GEMM peak).
 """
 
 from __future__ import annotations
@@ -30,16 +30,23 @@ def measure(spec) -> dict:
     from .memory import measure_peak_rss
     from .timing import time_call, time_repeats
 
+    from implementations.contract import check_device
+
     impl = implementations.load(spec.impl)
+    try:
+        check_device(spec.device, impl)
+    except ValueError as error:  # no GPU here, or numpy asked for one: a row that says so, never a CPU run
+        return {"status": "skipped", "reason": str(error)}
     impl.set_threads(spec.threads)
+    on = {"device": spec.device}
     params, x, y, mask = random_problem(spec.T, spec.B, spec.D, spec.H, spec.O, spec.dtype, seed=spec.seed)
     truncation = {"k1": spec.k1, "k2": spec.k2} if spec.method == "tbptt" else {}
     if spec.method == "checkpointed":
         truncation = {"segment": spec.segment}
     if spec.method != "tbptt":
-        run = lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **truncation)  # noqa: E731
+        run = lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **truncation, **on)  # noqa: E731
     else:
-        run = lambda: impl.train_tbptt(params, x, y, mask, lr=spec.lr, **truncation)  # noqa: E731
+        run = lambda: impl.train_tbptt(params, x, y, mask, lr=spec.lr, **truncation, **on)  # noqa: E731
     deadline = time.monotonic() + spec.time_limit_s
     setup_s = time.monotonic() - STARTED
 
@@ -54,8 +61,8 @@ def measure(spec) -> dict:
                 "reason": f"time limit {spec.time_limit_s:.3g} s reached after {timing.n_repeats} of {spec.repeats} "
                           "repeats; memory not measured"}
     _, peak_rss = measure_peak_rss(run)
-    _, framework_peak = impl.measure_peak_bytes(run, inputs=(x, y, mask))
-    loss, grads = impl.loss_and_grad(params, x, y, mask, method=spec.method, **truncation)
+    _, framework_peak = impl.measure_peak_bytes(run, inputs=(x, y, mask), **on)
+    loss, grads = impl.loss_and_grad(params, x, y, mask, method=spec.method, **truncation, **on)
     grad_norm = math.sqrt(math.fsum(float((g.astype("float64") ** 2).sum()) for g in grads.values()))
 
     status, reason = "ok", ""
@@ -75,9 +82,16 @@ def measure_peak(job) -> dict:
 
     from .peak import matmul_gflops
 
+    from implementations.contract import check_device
+
     impl = implementations.load(job["peak"])
+    device = job.get("device", "cpu")
+    try:
+        check_device(device, impl)
+    except ValueError as error:
+        return {"status": "skipped", "reason": str(error)}
     impl.set_threads(job["threads"])
-    return {"gflops": matmul_gflops(impl, dtype=job["dtype"]), "blas": impl.backend_info()}
+    return {"gflops": matmul_gflops(impl, dtype=job["dtype"], device=device), "blas": impl.backend_info()}
 
 
 def run_job(job: dict) -> dict:
@@ -91,7 +105,14 @@ def run_job(job: dict) -> dict:
     except MemoryError as error:
         return {"status": "oom", "reason": f"MemoryError: {error}"}
     except Exception as error:  # a failing cell is a row with its reason, never a crashed study
-        return {"status": "error", "reason": f"{type(error).__name__}: {error}"}
+        status = "oom" if out_of_device_memory(error) else "error"
+        return {"status": status, "reason": f"{type(error).__name__}: {error}"[:2000]}
+
+
+def out_of_device_memory(error: BaseException) -> bool:
+    """A GPU allocation failure: torch.cuda.OutOfMemoryError, or XLA's RESOURCE_EXHAUSTED (by name
+    and message, so that no framework is imported here)."""
+    return type(error).__name__ == "OutOfMemoryError" or "RESOURCE_EXHAUSTED" in str(error)
 
 
 def die_with_parent() -> None:

@@ -12,8 +12,21 @@ rule matmul_peak:
         timed=1,
     params:
         impls=config["benchmark"]["impls"],
+        device="cpu",
     script:
         "../scripts/matmul_peak.py"
+
+
+# The GPU's GEMM rate, which the peak_fraction of a cuda cell refers to. Without a GPU its
+# record says why (peak NaN) and the cuda cells are skipped rows.
+use rule matmul_peak as matmul_peak_cuda with:
+    output:
+        "results/machine/peak_{dtype}_{threads}t_cuda.json",
+    log:
+        "logs/matmul_peak_{dtype}_{threads}t_cuda.log",
+    params:
+        impls=config["benchmark"]["impls"],
+        device="cuda",
 
 
 rule measure_cell:

@@ -71,9 +71,11 @@ TABLES = ["benchmarks", "training", "gradient_bias", "gradient_decay"]
 
 
 def peak_file(wildcards):
-    """The matmul-peak measurement a cell's peak_fraction refers to (same dtype and threads)."""
+    """The matmul-peak measurement a cell's peak_fraction refers to (same device, dtype and
+    threads); a GPU's file ends in its device, so the CPU's keeps its name."""
     spec = CELLS[wildcards.cell]
-    return f"results/machine/peak_{spec.dtype}_{spec.threads}t.json"
+    device = "" if spec.device == "cpu" else f"_{spec.device}"
+    return f"results/machine/peak_{spec.dtype}_{spec.threads}t{device}.json"
 
 
 def cell_spec(wildcards):

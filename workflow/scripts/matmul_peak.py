@@ -1,4 +1,4 @@
-"""Measure the machine's matmul peak for one (dtype, threads); every cell's peak_fraction refers to it."""
+"""Measure the matmul peak of one (device, dtype, threads); the peak_fraction of every cell there refers to it."""
 
 import sys
 
@@ -6,6 +6,7 @@ from bptt_bench.measure.peak import machine_peak
 from bptt_bench.tables import write_json
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w")
-peak = machine_peak(snakemake.params.impls, snakemake.wildcards.dtype, int(snakemake.wildcards.threads))
+peak = machine_peak(snakemake.params.impls, snakemake.wildcards.dtype, int(snakemake.wildcards.threads),
+                    device=snakemake.params.device)
 print(peak)
 write_json(snakemake.output[0], peak)
