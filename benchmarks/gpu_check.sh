@@ -7,8 +7,10 @@
 # 1. installs the project with a CUDA build of PyTorch and JAX into .venv-gpu;
 # 2. runs the agreement tests on 'cuda' (float64 <= 1e-10 against the CPU implementations,
 #    float32 reported) -> OUT/agreement.txt;
-# 3. runs config/gpu.yaml reduced to a few minutes (--config overrides below) -> OUT/tables,
-#    OUT/figures, and OUT/cells with one JSON per cell (time, device memory, status).
+# 3. runs config/gpu_check.yaml (config/gpu.yaml reduced to a few minutes) with OUT/study as
+#    Snakemake's working directory -> OUT/study/results/{tables,figures,cells,machine}:
+#    benchmarks.csv with time, device memory and status per cell, the figures (GPU rows in
+#    their own '<impl> on cuda' panels) and benchmarks_summary.json with cudnn_speedup.
 # Everything it writes is under OUT; nothing else in the checkout changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +34,29 @@ PY
 # Agreement on the GPU: -s prints each measured error, -rs names every skip.
 python -m pytest -m gpu -s -rs -q tests/test_device.py 2>&1 | tee "$OUT/agreement.txt"
 
-# The GPU study, reduced (results go to OUT, not results/).
-timeout -k 30 1500 snakemake --cores all --configfile config/gpu.yaml \
-    --config results_dir="$OUT/study" 2>&1 | tail -n 40 | tee "$OUT/study.log"
+# The GPU study, reduced. --directory puts results/, logs/ and .snakemake/ under OUT/study;
+# the checkout's own results/ are not touched.
+STUDY="$(realpath -m "$OUT/study")"
+timeout -k 30 1500 snakemake --cores all --snakefile "$PWD/Snakefile" --directory "$STUDY" \
+    --configfile "$PWD/config/gpu_check.yaml" --workflow-profile "$PWD/workflow/profiles/default" \
+    results/tables/benchmarks.csv results/figures/time_vs_T.png 2>&1 | tail -n 40 | tee "$OUT/study.log"
+python - "$STUDY/results" <<'PY' | tee "$OUT/gpu_table.txt"
+import json, sys
+from pathlib import Path
+
+import pandas as pd
+
+results = Path(sys.argv[1])
+table = pd.read_csv(results / "tables/benchmarks.csv")
+columns = ["impl", "device", "method", "T", "k1", "segment", "status", "time_median_s", "framework_peak_bytes",
+           "analytic_activation_bytes", "peak_fraction", "reason"]
+with pd.option_context("display.width", 250, "display.max_colwidth", 60, "display.max_rows", 200):
+    print(table[table["H"] == 1024][columns].to_string(index=False))
+for peak in sorted((results / "machine").glob("peak_*.json")):
+    record = json.loads(peak.read_text())
+    print(peak.name, record["peak_gflops_per_s"], "GFLOP/s by", record["peak_impl"])
+speedup = json.loads((results / "figures/benchmarks_summary.json").read_text()).get("cudnn_speedup", [])
+for row in speedup:
+    print(f"cuDNN (torch_nn) vs step loop (torch): {row['method']} T={row['T']}: {row['speedup']:.3g}x")
+PY
 echo "GPU check done: $OUT"

@@ -232,3 +232,24 @@ def cpu_flagged(rows: pd.DataFrame) -> pd.DataFrame:
         return rows.iloc[:0]
     ratio = rows["cpu_per_wall"] if "cpu_per_wall" in rows else rows["cpu_s"] / rows["time_median_s"]
     return rows[rows["ok"] & (ratio > CPU_PER_WALL_LIMIT * rows["threads"])]
+
+
+def apart_by_device(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a non-CPU cell's framework named with its device ('torch on cuda'), so that
+    figures faceted by framework draw CPU and GPU rows in separate panels; CPU rows unchanged."""
+    if "device" not in rows:
+        return rows
+    on_gpu = rows["device"].fillna("cpu") != "cpu"
+    return rows.assign(impl=rows["impl"].where(~on_gpu, rows["impl"] + " on " + rows["device"].astype(str)))
+
+
+SAME_CELL = ["device", "method", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype"]
+
+
+def cudnn_speedup(rows: pd.DataFrame) -> pd.DataFrame:
+    """On each GPU cell measured ok by both: the step loop's median time (`torch`) over cuDNN's
+    fused RNN's (`torch_nn`), i.e. how many times faster cuDNN is. Columns SAME_CELL + speedup."""
+    ok = rows[(rows["status"] == "ok") & (rows.get("device", "cpu") != "cpu")]
+    times = [ok[ok["impl"] == impl].set_index(SAME_CELL)["time_median_s"].rename(impl) for impl in ("torch", "torch_nn")]
+    both = pd.concat(times, axis=1, join="inner")
+    return both.assign(speedup=both["torch"] / both["torch_nn"]).reset_index()

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bptt_bench.analysis import benchmarks as analysis
 from bptt_bench.figures import benchmarks
 from bptt_bench.figures.style import SettingStyle
 from bptt_bench.tables import write_json
@@ -14,8 +15,14 @@ table = pd.read_parquet(snakemake.input[0])
 # The figures compare cells of the benchmark's own sizes; other grids (e.g. the
 # learning experiments' cells) are for the Pareto figure.
 table = table[(table[list(snakemake.params.sizes)] == pd.Series(snakemake.params.sizes)).all(axis=1)]
+# A GPU cell's framework is drawn as '<impl> on cuda': its own panel, apart from the CPU's.
+table = analysis.apart_by_device(table)
 look = SettingStyle(snakemake.params.settings)  # the study's settings: one look per setting in every figure
 for name in ("time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction"):
     stem = Path(snakemake.output[name]).with_suffix("")
     getattr(benchmarks, f"plot_{name}")(table, stem, look)
-write_json(snakemake.output.summary, benchmarks.summarize(table))
+summary = benchmarks.summarize(table)
+speedup = analysis.cudnn_speedup(pd.read_parquet(snakemake.input[0]))
+if len(speedup):  # cuDNN's fused RNN (torch_nn) against the step loop (torch) on the same GPU
+    summary["cudnn_speedup"] = speedup.to_dict(orient="records")
+write_json(snakemake.output.summary, summary)
