@@ -38,7 +38,8 @@ class Timing:
 
 
 def time_call(fn) -> tuple[object, float]:
-    """(fn(), wall seconds). The contract returns NumPy arrays, so the work is done on return."""
+    """(fn(), wall seconds). The contract returns NumPy arrays, so the work is done on return
+    (on a GPU too: copying the results back waits for the device's kernels)."""
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start
