@@ -15,7 +15,7 @@ import pandas as pd
 
 PROVENANCE_COLUMNS = [
     "python_version", "numpy_version", "torch_version", "jax_version", "blas", "cpu_model",
-    "commit", "utc_time",
+    "node", "commit", "utc_time",
 ]
 
 BENCHMARK_COLUMNS = [

@@ -1,3 +1,4 @@
+import math
 from dataclasses import asdict
 
 from snakemake.utils import min_version
@@ -51,3 +52,23 @@ def part_files(table):
         for experiment in LEARNING_TABLES[table]
         for part in LEARNING_PARTS[experiment]
     ]
+
+
+# Resources a timed job asks a cluster for (the local run ignores them).
+def peak_runtime_min(wildcards):
+    """Minutes: machine_peak's 300 s per implementation, plus start-up."""
+    return 5 * len(config["benchmark"]["impls"]) + 10
+
+
+def cell_runtime_min(wildcards):
+    """Minutes: past the cell worker's backstop (1.5 x time_limit_s + 60 s, see
+    bptt_bench.measure.cell) plus start-up, so the cell's own limit always ends it
+    first, as a `timeout` row, never the scheduler."""
+    return math.ceil((1.5 * CELLS[wildcards.cell].time_limit_s + 60) / 60) + 10
+
+
+def cell_mem_mb(wildcards):
+    """MiB: twice the memory budget (activations plus gradients and temporaries) and 4 GiB
+    for the interpreter and framework."""
+    budget = CELLS[wildcards.cell].memory_budget_bytes or 8 * 2**30
+    return 2 * budget // 2**20 + 4096

@@ -1,0 +1,59 @@
+"""The study on a cluster: what each job asks SLURM for, and peaks that belong to one kind of CPU.
+
+The study run under a real SLURM is tests/slurm/run.sh (root only; .ci/run runs it).
+"""
+
+import math
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bptt_bench.measure.peak import peak_for_this_cpu
+from bptt_bench.measure.provenance import cpu_model, provenance
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_rows_and_peaks_name_their_node():
+    assert provenance()["node"] == platform.node()
+    here = {"cpu_model": cpu_model(), "per_impl": {"numpy": {}}, "dtype": "float32", "threads": 1}
+    assert peak_for_this_cpu(here) is here
+
+
+def test_a_peak_from_another_cpu_model_is_measured_again_here():
+    elsewhere = {"cpu_model": "another CPU", "node": "node-b", "per_impl": {"numpy": {}}, "dtype": "float32", "threads": 1}
+    peak = peak_for_this_cpu(elsewhere)
+    assert (peak["cpu_model"], peak["node"], list(peak["per_impl"])) == (cpu_model(), platform.node(), ["numpy"])
+    assert peak["peak_gflops_per_s"] > 0
+
+
+def job_resources(output: str, rule: str) -> list[dict[str, str]]:
+    """The `resources:` of every job of `rule` in a dry run's output."""
+    jobs = []
+    for block in output.split(f"rule {rule}:")[1:]:
+        line = next(line for line in block.splitlines() if line.strip().startswith("resources:"))
+        jobs.append(dict(item.split("=", 1) for item in line.split(":", 1)[1].strip().split(", ")))
+    return jobs
+
+
+def test_slurm_profile_gives_each_timed_job_a_node_of_its_own(tmp_path):
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="the slurm extra is not installed")
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--dry-run",
+                           "--workflow-profile", str(ROOT / "workflow/profiles/slurm"), "--directory", str(tmp_path),
+                           "--configfile", str(ROOT / "config/smoke.yaml")], capture_output=True, text=True, cwd=ROOT)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    cells, peaks = job_resources(output, "measure_cell"), job_resources(output, "matmul_peak")
+    assert len(cells) == 23 and len(peaks) == 1
+    runtime = math.ceil((1.5 * 60 + 60) / 60) + 10  # smoke time_limit_s: 60
+    for job in cells + peaks:
+        assert job["slurm_extra"] == "--exclusive" and job["cpus_per_task"] == "1", job
+    assert all(job["runtime"] == str(runtime) and job["mem_mb"] == "4096" for job in cells), cells[0]
+    for job in job_resources(output, "learning_part"):
+        assert "slurm_extra" not in job and job["runtime"] == "60", job
+    profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/profile.yaml").read_text())
+    assert "resources" not in profile  # no `timed` cap: timed cells run at once, each on its own node
