@@ -38,6 +38,7 @@ chmod 700 "$WORK/munge-key"
 PIDS=()             # in start order: munged, slurmctld, slurmd
 STEPDS_BEFORE=" $(pgrep -x slurmstepd | tr '\n' ' ' || true) "
 export SLURM_CONF=$WORK/etc/slurm.conf
+SYSTEM_CONF=/etc/slurm/slurm.conf
 ok=0
 
 stop_all() {
@@ -55,6 +56,7 @@ stop_all() {
     for pid in $(pgrep -x slurmstepd); do   # step daemons of our jobs outlive slurmd
         [[ $STEPDS_BEFORE == *" $pid "* ]] || kill -9 "$pid" 2>/dev/null
     done
+    [ "$(readlink "$SYSTEM_CONF")" = "$SLURM_CONF" ] && rm -f "$SYSTEM_CONF"
     left=""
     for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && left+=" $pid"; done
     if [ -n "$left" ]; then echo "!! daemons still running:$left" >&2; else echo "== stopped munged, slurmctld, slurmd (PIDs ${PIDS[*]:-none})"; fi
@@ -111,6 +113,16 @@ SlurmdParameters=config_overrides
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$((memory_mb * 9 / 10)) State=UNKNOWN
 PartitionName=smoke Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
+# The plugin's job step runs `srun` with SLURM_* variables removed, SLURM_CONF too: srun finds
+# the cluster at the default path. Linked there for this run only, never over a host's own SLURM.
+if [ -e "$SYSTEM_CONF" ] || [ -L "$SYSTEM_CONF" ]; then
+    case "$(readlink "$SYSTEM_CONF")" in
+        /tmp/bptt-slurm.*) rm -f "$SYSTEM_CONF" ;;   # left by a run of this script that was killed
+        *) echo "!! $SYSTEM_CONF exists: this host has a SLURM of its own; run this test elsewhere" >&2; exit 1 ;;
+    esac
+fi
+mkdir -p "$(dirname "$SYSTEM_CONF")"
+ln -s "$SLURM_CONF" "$SYSTEM_CONF"
 slurmctld -D -f "$SLURM_CONF" 2>>"$WORK/log/slurmctld.log" &
 PIDS+=($!)
 slurmd -D -f "$SLURM_CONF" 2>>"$WORK/log/slurmd.log" &
@@ -146,8 +158,8 @@ config = yaml.safe_load(open("config/smoke.yaml"))
 config["benchmark"].update(time_limit_s=1e-6, grids=[{"name": "fault", "impls": ["numpy"], "T": [32], "truncations": [[8, 8]]}])
 yaml.safe_dump(config, open(sys.argv[1], "w"))
 EOF
-run local_fault 600 "${LOCAL[@]}" --configfile "$WORK/fault.yaml" results/tables/benchmarks.csv
-run slurm_fault 600 "${CLUSTER[@]}" --configfile "$WORK/fault.yaml" results/tables/benchmarks.csv
+run local_fault 600 results/tables/benchmarks.csv "${LOCAL[@]}" --configfile "$WORK/fault.yaml"
+run slurm_fault 600 results/tables/benchmarks.csv "${CLUSTER[@]}" --configfile "$WORK/fault.yaml"
 
 python tests/slurm/compare.py "$WORK" "$node"
 ok=1
