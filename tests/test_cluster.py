@@ -41,10 +41,12 @@ def job_resources(output: str, rule: str) -> list[dict[str, str]]:
 
 
 def test_slurm_profile_gives_each_timed_job_a_node_of_its_own(tmp_path):
+    """Also with a rule's resources changed on the command line (which replaces the profile's set-resources)."""
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="the slurm extra is not installed")
     done = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--dry-run",
                            "--workflow-profile", str(ROOT / "workflow/profiles/slurm"), "--directory", str(tmp_path),
-                           "--configfile", str(ROOT / "config/smoke.yaml")], capture_output=True, text=True, cwd=ROOT)
+                           "--configfile", str(ROOT / "config/smoke.yaml"), "--set-resources", "learning_part:runtime=120"],
+                          capture_output=True, text=True, cwd=ROOT)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     cells, peaks = job_resources(output, "measure_cell"), job_resources(output, "matmul_peak")
@@ -54,6 +56,7 @@ def test_slurm_profile_gives_each_timed_job_a_node_of_its_own(tmp_path):
         assert job["slurm_extra"] == "--exclusive" and job["cpus_per_task"] == "1", job
     assert all(job["runtime"] == str(runtime) and job["mem_mb"] == "4096" for job in cells), cells[0]
     for job in job_resources(output, "learning_part"):
-        assert "slurm_extra" not in job and job["runtime"] == "60", job
+        assert "slurm_extra" not in job and job["runtime"] == "120" and job["mem_mb"] == "4096", job
+    assert job_resources(output, "benchmark_table")[0]["runtime"] == "60"
     profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/profile.yaml").read_text())
     assert "resources" not in profile  # no `timed` cap: timed cells run at once, each on its own node

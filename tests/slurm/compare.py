@@ -99,6 +99,7 @@ def main(work: Path, node: str) -> int:
     check_ran_on_slurm(work / "slurm", rows)
     fault = compare_benchmarks(work / "local_fault", work / "slurm_fault", node)
     check(len(fault) > 0 and (fault["status"] == "timeout").all(), f"fault run statuses {fault['status'].tolist()}")
+    check_no_overlap(fault)
     print(f"smoke: {len(rows)} rows, statuses {rows['status'].value_counts().to_dict()}, node {node}")
     print(f"fault: {len(fault)} rows, e.g. {fault['status'].iloc[0]}: {fault['reason'].iloc[0]}")
     for problem in problems:

@@ -1,7 +1,8 @@
 # Timed rules take every core Snakemake has (nothing runs beside them) and the
 # `timed` resource, limited to 1 in the default profile: timings never overlap.
-# On a cluster (workflow/profiles/slurm) each gets a node of its own instead, with
-# cpus_per_task CPUs, runtime minutes and mem_mb MiB (README, "Running on a cluster").
+# On a cluster (workflow/profiles/slurm) each gets a node of its own instead
+# (slurm_extra), with cpus_per_task CPUs, runtime minutes and mem_mb MiB (README,
+# "Running on a cluster"); the local run ignores these.
 rule matmul_peak:
     output:
         "results/machine/peak_{dtype}_{threads}t.json",
@@ -15,6 +16,7 @@ rule matmul_peak:
         cpus_per_task=lambda wildcards: int(wildcards.threads),
         runtime=peak_runtime_min,
         mem_mb=4096,
+        slurm_extra="--exclusive",
     params:
         impls=config["benchmark"]["impls"],
     script:
@@ -36,6 +38,7 @@ rule measure_cell:
         cpus_per_task=lambda wildcards: CELLS[wildcards.cell].threads,
         runtime=cell_runtime_min,
         mem_mb=cell_mem_mb,
+        slurm_extra="--exclusive",
     params:
         spec=cell_spec,
     script:

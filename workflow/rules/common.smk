@@ -54,7 +54,7 @@ def part_files(table):
     ]
 
 
-# Resources a timed job asks a cluster for (the local run ignores them).
+# Resources a timed job asks a cluster for.
 def peak_runtime_min(wildcards):
     """Minutes: machine_peak's 300 s per implementation, plus start-up."""
     return 5 * len(config["benchmark"]["impls"]) + 10
