@@ -1,5 +1,6 @@
 """The Snakemake study: config checking, one smoke-sized run end to end, lint and format."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,18 @@ def test_smoke_study_tables_and_figures(smoke_run):
 
 
 @pytest.mark.workflow
+def test_smoke_study_builds_the_paper(smoke_run):
+    workdir, _ = smoke_run
+    assert (workdir / "results/paper/paper.pdf").read_bytes().startswith(b"%PDF")
+    claims = pd.read_csv(workdir / "results/tables/claims.csv")
+    assert len(claims) >= 12 and set(claims["verdict"]) <= {"holds", "fails", "partly", "not tested"}
+    numbers = json.loads((workdir / "results/paper/numbers.json").read_text())
+    assert {"setup", "cells", "echo", "derivative_free", "truncated_norms"} <= set(numbers)
+    for name in ("echo", "derivative_free", "truncated_norms"):
+        assert (workdir / f"results/figures/{name}.pdf").stat().st_size > 1000
+
+
+@pytest.mark.workflow
 def test_smoke_study_physics(smoke_run):
     """BPTT's memory grows with T; TBPTT's stays within 20% (framework-native figure)."""
     table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv").query("status == 'ok'")
@@ -144,7 +157,8 @@ def test_report_bundles_figures_and_tables(smoke_run):
     done = subprocess.run(command + ["--report", str(report)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     text = report.read_text()
-    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html"))
+    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html",
+                                         "benchmarks.html", "training.html", "Start here"))
 
 
 @pytest.mark.workflow
