@@ -40,6 +40,16 @@ def job_resources(output: str, rule: str) -> list[dict[str, str]]:
     return jobs
 
 
+def all_jobs(output: str) -> dict[str, list[tuple[int, dict[str, str]]]]:
+    """Rule -> (threads, resources) of each of its jobs in a dry run's output."""
+    jobs: dict[str, list] = {}
+    for block in output.split("\nrule ")[1:]:
+        rule, lines = block.split(":", 1)[0], block.splitlines()
+        threads = next((int(line.split(":")[1]) for line in lines if line.strip().startswith("threads:")), 1)
+        jobs.setdefault(rule, []).append((threads, job_resources("rule x:" + block, "x")[0]))
+    return jobs
+
+
 def test_slurm_profile_gives_each_timed_job_a_node_of_its_own(tmp_path):
     """Also with a rule's resources changed on the command line (which replaces the profile's set-resources)."""
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="the slurm extra is not installed")
@@ -55,6 +65,9 @@ def test_slurm_profile_gives_each_timed_job_a_node_of_its_own(tmp_path):
     for job in cells + peaks:
         assert job["slurm_extra"] == "--exclusive" and job["cpus_per_task"] == "1", job
     assert all(job["runtime"] == str(runtime) and job["mem_mb"] == "4096" for job in cells), cells[0]
+    for rule, jobs in all_jobs(output).items():  # a new timed rule needs the same (and set-threads in the profile)
+        for threads, job in jobs:
+            assert ("timed" not in job or job.get("slurm_extra") == "--exclusive") and threads == 1, (rule, threads, job)
     for job in job_resources(output, "learning_part"):
         assert "slurm_extra" not in job and job["runtime"] == "120" and job["mem_mb"] == "4096", job
     assert job_resources(output, "benchmark_table")[0]["runtime"] == "60"
