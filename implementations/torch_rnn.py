@@ -40,11 +40,17 @@ def readout_loss(params, S, y, mask, loss):
     return torch.dot(per_entry, mask.reshape(n * B)) / B
 
 
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor sharing the array's memory; a read-only array is copied (PyTorch cannot mark a tensor read-only)."""
+    array = np.ascontiguousarray(array)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
 class TorchRNN(Implementation):
     name = "torch"
 
     def to_native(self, params):
-        return {key: torch.from_numpy(value) for key, value in params.items()}
+        return {key: _tensor(value) for key, value in params.items()}
 
     def to_numpy(self, params):
         return {key: value.detach().numpy() for key, value in params.items()}
@@ -86,7 +92,7 @@ class TorchRNN(Implementation):
         return result, usage["peak"]
 
     def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
-        x, y, mask = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, y, mask))
+        x, y, mask = (_tensor(a) for a in (x, y, mask))
         params = {key: value.detach().requires_grad_() for key, value in params.items()}
         readout = [params["W_hy"], params["b_y"]]
         prefix_grads = [torch.zeros_like(p) for p in readout]

@@ -47,7 +47,7 @@ rule measure_cell:
 
 rule benchmark_table:
     input:
-        expand("results/cells/{cell}.json", cell=CELLS),
+        CELL_FILES,
     output:
         csv=report(
             "results/tables/benchmarks.csv",
@@ -60,6 +60,8 @@ rule benchmark_table:
         "logs/benchmark_table.log",
     conda:
         "../envs/bptt-bench.yaml"
+    params:
+        grids=CELL_GRIDS,
     script:
         "../scripts/benchmark_table.py"
 

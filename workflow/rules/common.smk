@@ -1,25 +1,56 @@
 import math
+import warnings
 from dataclasses import asdict
+from pathlib import Path
 
 from snakemake.utils import min_version
 
 from bptt_bench.analysis.settings import study_settings
+from bptt_bench.measure.cell import KILL_GRACE_S
 from bptt_bench.study.config import check_config
 from bptt_bench.study.grid import expand as expand_cells
+from bptt_bench.study.grid import memberships
+from bptt_bench.tables import read_cell
 from bptt_bench.study.learning import TABLES as LEARNING_TABLES
 from bptt_bench.study.learning import parts as learning_parts
 
 min_version("9.0")
 
+# Snakemake's own harmless bug (snakemake/snakemake#4280): `--report` would print
+# "RuntimeWarning: coroutine 'InputFiles._predicated_size_files.<locals>.sizes' was never awaited".
+warnings.filterwarnings(
+    "ignore",
+    message="coroutine 'InputFiles._predicated_size_files",
+    category=RuntimeWarning,
+)
 
-configfile: "config/config.yaml"
+
+# A --configfile describes the whole study (what it leaves out takes the schema's
+# defaults); without one, the default study. --config overrides either, key by key.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 # Checked (defaults filled in) before any job: a bad field stops the run with its name.
 check_config(config)
 
 CELLS = expand_cells(config)
+CELL_GRIDS = memberships(config)
+CELL_FILES = expand("results/cells/{cell}.json", cell=CELLS)
 LEARNING_PARTS = learning_parts(config)
+PART_FILES = [
+    f"results/learning/{experiment}/{part}.csv"
+    for experiment, parts in LEARNING_PARTS.items()
+    for part in parts
+]
+
+# A corrupt cell file stops the run here, naming the file, before any job could remove
+# the last good table.
+for path in CELL_FILES:
+    if Path(path).exists():
+        read_cell(path)
+
 # Every setting of the study, in order: each keeps one colour and marker in every figure.
 SETTINGS = study_settings(CELLS.values(), LEARNING_PARTS)
 
@@ -67,10 +98,9 @@ def peak_runtime_min(wildcards):
 
 
 def cell_runtime_min(wildcards):
-    """Minutes: past the cell worker's backstop (1.5 x time_limit_s + 60 s, see
-    bptt_bench.measure.cell) plus start-up, so the cell's own limit always ends it
-    first, as a `timeout` row, never the scheduler."""
-    return math.ceil((1.5 * CELLS[wildcards.cell].time_limit_s + 60) / 60) + 10
+    """Minutes: past the cell worker's kill (time_limit_s + KILL_GRACE_S) plus start-up,
+    so its own limit always ends a cell first (a `timeout` row), never the scheduler."""
+    return math.ceil((CELLS[wildcards.cell].time_limit_s + KILL_GRACE_S) / 60) + 10
 
 
 def cell_mem_mb(wildcards):
