@@ -18,7 +18,7 @@ import implementations
 # One version column per framework package of the registry (numpy_version, torch_version, ...).
 PROVENANCE_COLUMNS = [
     "python_version", *(f"{package}_version" for package in implementations.PACKAGES), "blas", "cpu_model",
-    "commit", "utc_time",
+    "node", "commit", "utc_time",
 ]
 
 BENCHMARK_COLUMNS = [

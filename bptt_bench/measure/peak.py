@@ -9,10 +9,12 @@ host, so each timed product ends when the device has finished it.
 from __future__ import annotations
 
 import math
+import platform
 
 import numpy as np
 
 from .process import run_in_worker
+from .provenance import cpu_model
 from .timing import time_call
 
 
@@ -34,7 +36,10 @@ def matmul_gflops(impl, n: int | None = None, dtype="float32", repeats: int = 7,
 def machine_peak(impls, dtype="float32", threads: int = 1, timeout_s: float = 300, device: str = "cpu") -> dict:
     """GEMM GFLOP/s of each implementation on `device` (own process each) and the best of them, the
     device's peak. An implementation that cannot run there (numpy on cuda; no GPU) is listed under
-    `skipped` with its reason; with none left the peak is NaN (its cells are skipped rows too)."""
+    `skipped` with its reason; with none left the peak is NaN (its cells are skipped rows too).
+
+    The record names the node and CPU model it was measured on: a peak belongs to one kind of CPU.
+    """
     per_impl, skipped = {}, {}
     for name in impls:
         job = {"peak": name, "dtype": dtype, "threads": threads, "device": device}
@@ -48,4 +53,16 @@ def machine_peak(impls, dtype="float32", threads: int = 1, timeout_s: float = 30
     best = max(per_impl, key=lambda name: per_impl[name]["gflops_per_s"], default=None)
     return {"device": device, "dtype": dtype, "threads": threads, "matrix_size": MATRIX_SIZES[device],
             "peak_gflops_per_s": per_impl[best]["gflops_per_s"] if best else math.nan,
-            "peak_impl": best, "per_impl": per_impl, "skipped": skipped}
+            "peak_impl": best, "per_impl": per_impl, "skipped": skipped, "node": platform.node(), "cpu_model": cpu_model()}
+
+
+def peak_for_this_cpu(peak: dict) -> dict:
+    """`peak` if it was measured on this kind of CPU, else the same measurement taken here.
+
+    On a cluster a cell may land on another node type than the peak's: its time is only
+    ever divided by the peak of its own CPU model (and, for a GPU peak, of this node's GPU).
+    """
+    if peak.get("cpu_model") == cpu_model():
+        return peak
+    return machine_peak(list(peak["per_impl"]) + list(peak.get("skipped", {})), peak["dtype"], peak["threads"],
+                        device=peak.get("device", "cpu"))

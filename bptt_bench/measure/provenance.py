@@ -1,4 +1,4 @@
-"""Where a number came from: versions, CPU, commit and time, for every table row."""
+"""Where a number came from: versions, CPU model and node (host name), commit and time, for every table row."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def provenance(blas: str = "") -> dict[str, str]:
         **{f"{package}_version": _version(package) for package in implementations.PACKAGES},
         "blas": blas,
         "cpu_model": cpu_model(),
+        "node": platform.node(),
         "commit": commit(),
         "utc_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     }
