@@ -39,10 +39,12 @@ class Implementation(abc.ABC):
         """Framework arrays -> NumPy parameters."""
 
     @abc.abstractmethod
-    def window(self, params: Params, state, x, y, mask, loss: str, n_frozen: int, carry_at: int | None):
-        """Loss and gradient of one window of n steps.
+    def window(self, params: Params, state, x, y, mask, loss: str, n_frozen: int, carry_at: int | None,
+               cell: str = "rnn_tanh"):
+        """Loss and gradient of one window of n steps of `cell`.
 
-        state: (B, H) native state before the window, or None for h_0 = 0.
+        state: native state before the window ((B, H); a pair (h, c) for the LSTM), or
+        None for the zero state.
         x: (n, B, D), y: (n, B) or (n, B, O), mask: (n, B) NumPy slices; the mask is
         already zero at steps that inject no loss. The first n_frozen steps are run
         forward only: their states are constants, so their losses reach W_hy and b_y
@@ -69,15 +71,16 @@ class Implementation(abc.ABC):
 
     # -- the contract -------------------------------------------------------------
 
-    def loss_and_grad(self, params, x, y, mask, method="bptt", loss="ce", k1=None, k2=None):
+    def loss_and_grad(self, params, x, y, mask, method="bptt", loss="ce", k1=None, k2=None, cell="rnn_tanh"):
         """Loss L and gradient (BPTT), or the TBPTT gradient G = sum_j g_j (gradient mode).
 
-        params: W_xh (D,H), W_hh (H,H), b_h (H,), W_hy (H,O), b_y (O,); x (T,B,D);
+        params (rnn_tanh): W_xh (D,H), W_hh (H,H), b_h (H,), W_hy (H,O), b_y (O,); for
+        cell 'lstm' / 'gru' see contract.param_shapes (gates stacked, 4H / 3H); x (T,B,D);
         y (T,B) class ids for 'ce' or (T,B,O) for 'mse'; mask (T,B) of 0/1.
         Returns (float, dict of NumPy arrays in x's dtype).
         """
         truncation = check_method(method, k1, k2)
-        problem = check_problem(params, x, y, mask, loss)
+        problem = check_problem(params, x, y, mask, loss, cell)
         updates = bptt_schedule(problem.T) if truncation is None else tbptt_schedule(problem.T, *truncation)
         totals: Params = {}
         total_loss = 0.0
@@ -93,7 +96,7 @@ class Implementation(abc.ABC):
             self._sweep(self.to_native(problem.params), problem, updates, accumulate)
             return total_loss, self.to_numpy(totals)
 
-    def train_tbptt(self, params, x, y, mask, k1, k2, lr, clip=None, loss="ce"):
+    def train_tbptt(self, params, x, y, mask, k1, k2, lr, clip=None, loss="ce", cell="rnn_tanh"):
         """Online TBPTT(k1, k2): SGD on each segment's gradient g_j, in sequence order.
 
         Returns (losses, new_params): the segment losses L_j as computed at update j,
@@ -101,7 +104,7 @@ class Implementation(abc.ABC):
         """
         truncation = check_method("tbptt", k1, k2)
         lr, clip = check_training(lr, clip)
-        problem = check_problem(params, x, y, mask, loss)
+        problem = check_problem(params, x, y, mask, loss, cell)
 
         losses: list[float] = []
 
@@ -122,7 +125,7 @@ class Implementation(abc.ABC):
     def _sweep(self, params: Params, problem: Problem, updates: Iterable[Update], after_update):
         """Run the windows in order, carrying the state; after_update(params, L_j, g_j) -> params.
 
-        Nothing kept grows with T: one window's arrays and the carried (B, H) state.
+        Nothing kept grows with T: one window's arrays and the carried state.
         """
         state = None
         for update, carry_at in with_carry_offsets(updates):
@@ -130,7 +133,8 @@ class Implementation(abc.ABC):
             mask = problem.mask[lo:hi].astype(problem.dtype)  # a copy, in the compute dtype
             mask[: update.segment_start - lo] = 0  # window steps before the segment inject no loss
             loss_j, grads_j, state = self.window(
-                params, state, problem.x[lo:hi], problem.y[lo:hi], mask, problem.loss, update.n_frozen, carry_at
+                params, state, problem.x[lo:hi], problem.y[lo:hi], mask, problem.loss, update.n_frozen, carry_at,
+                problem.cell,
             )
             params = after_update(params, float(loss_j), grads_j)
         return params

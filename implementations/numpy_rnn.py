@@ -1,9 +1,8 @@
 """NumPy: forward and backward written by hand, no autodiff.
 
-Per step only what the recurrence forces: one (B,H)@(H,H) matmul, an add and a tanh
-forward; an add, a multiply and one matmul backward. Everything that does not depend on
-the previous step (input projection, readout, weight gradients) is one large matmul
-over the whole window.
+The cells' arithmetic is in numpy_cells; here a window is run: forward-only prefix,
+forward with saved activations, readout, backward. The readout and its gradient are one
+large matmul over the whole window.
 """
 
 from __future__ import annotations
@@ -14,22 +13,9 @@ import numpy as np
 import threadpoolctl
 
 from .base import Implementation
+from .numpy_cells import CELLS, forward_states
 
-
-def forward_states(params, state, x):
-    """States of n steps from `state`: x (n,B,D) -> S (n+1,B,H), S[0] = state (zeros if None)."""
-    n, B, D = x.shape
-    W_hh = params["W_hh"]
-    S = np.empty((n + 1, B, W_hh.shape[0]), dtype=W_hh.dtype)
-    S[0] = 0 if state is None else state
-    np.matmul(x.reshape(n * B, D), params["W_xh"], out=S[1:].reshape(n * B, -1))  # input projection, hoisted
-    S[1:] += params["b_h"]
-    recurrent = np.empty_like(S[0])
-    for t in range(n):
-        np.matmul(S[t], W_hh, out=recurrent)
-        S[t + 1] += recurrent
-        np.tanh(S[t + 1], out=S[t + 1])
-    return S
+__all__ = ["IMPLEMENTATION", "forward_states", "readout"]
 
 
 def readout(params, S, y, mask, loss, grads):
@@ -83,43 +69,28 @@ class NumpyRNN(Implementation):
         finally:
             tracemalloc.stop()
 
-    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
-        n, B, D = x.shape
+    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at, cell="rnn_tanh"):
+        arithmetic = CELLS[cell]
         H, O = params["W_hy"].shape
         grads = {"W_hy": np.zeros((H, O), x.dtype), "b_y": np.zeros(O, x.dtype)}
         total = 0.0
         # Frozen prefix: forward in chunks no longer than the backward part, so that
         # memory grows with k2, not k1; its losses reach only the readout.
+        n = len(x)
         chunk = max(n - n_frozen, 1)
         for lo in range(0, n_frozen, chunk):
             hi = min(lo + chunk, n_frozen)
-            S = forward_states(params, state, x[lo:hi])
-            state = S[-1].copy()
-            total += readout(params, S[1:], y[lo:hi], mask[lo:hi], loss, grads)[0]
+            hidden, saved = arithmetic.forward(params, state, x[lo:hi])
+            state = arithmetic.state_at(hidden, saved, hi - lo)
+            total += readout(params, hidden[1:], y[lo:hi], mask[lo:hi], loss, grads)[0]
 
         x, y, mask = x[n_frozen:], y[n_frozen:], mask[n_frozen:]
-        g = n - n_frozen
-        S = forward_states(params, state, x)
-        carried = None if carry_at is None else S[carry_at - n_frozen].copy()
-        value, dlogits = readout(params, S[1:], y, mask, loss, grads)
+        hidden, saved = arithmetic.forward(params, state, x)
+        carried = None if carry_at is None else arithmetic.state_at(hidden, saved, carry_at - n_frozen)
+        value, dlogits = readout(params, hidden[1:], y, mask, loss, grads)
         total += value
-
-        # dZ[t] = d loss / d pre-activation at step t, filled from the last step back.
-        dZ = (dlogits @ params["W_hy"].T).reshape(g, B, H)
-        W_hh_T = np.ascontiguousarray(params["W_hh"].T)  # BLAS runs the transposed case ~1.5x slower
-        from_next = np.zeros((B, H), x.dtype)
-        tanh_slope = np.empty((B, H), x.dtype)
-        for t in range(g - 1, -1, -1):
-            np.multiply(S[t + 1], S[t + 1], out=tanh_slope)
-            np.subtract(1, tanh_slope, out=tanh_slope)
-            dZ[t] += from_next
-            dZ[t] *= tanh_slope
-            if t:  # the state before the first step is a constant
-                np.matmul(dZ[t], W_hh_T, out=from_next)
-        dZ = dZ.reshape(g * B, H)
-        grads["W_hh"] = S[:-1].reshape(g * B, H).T @ dZ
-        grads["W_xh"] = x.reshape(g * B, D).T @ dZ
-        grads["b_h"] = dZ.sum(axis=0)
+        dH = (dlogits @ params["W_hy"].T).reshape(hidden[1:].shape)
+        grads |= arithmetic.backward(params, x, hidden, saved, dH)
         return total, grads, carried
 
 

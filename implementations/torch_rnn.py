@@ -13,18 +13,54 @@ import torch
 import torch.nn.functional as F
 
 from .base import Implementation
-from .contract import PARAM_NAMES
 
 
-def forward_states(params, state, x):
-    """States after each of n steps: x (n,B,D) -> list of n tensors (B,H)."""
+def tanh_step(params, state, projected):
+    """rnn_tanh: h (B,H) -> h; projected = x_t W_xh + b_h (B,H)."""
+    return torch.tanh(torch.addmm(projected, state, params["W_hh"]))
+
+
+def lstm_step(params, state, projected):
+    """lstm: (h, c) -> (h, c); projected = x_t W_xh + b_h (B,4H), gates (i, f, g, o)."""
+    h, c = state
+    i, f, g, o = torch.addmm(projected, h, params["W_hh"]).chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def gru_step(params, state, projected):
+    """gru: h -> h; projected = x_t W_xh + b_xh (B,3H), gates (r, z, n)."""
+    x_r, x_z, x_n = projected.chunk(3, dim=1)
+    h_r, h_z, h_n = torch.addmm(params["b_hh"], state, params["W_hh"]).chunk(3, dim=1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return n + z * (state - n)
+
+
+# cell -> (step, input bias, number of state tensors)
+CELLS = {"rnn_tanh": (tanh_step, "b_h", 1), "lstm": (lstm_step, "b_h", 2), "gru": (gru_step, "b_xh", 1)}
+
+
+def hidden(state):
+    """h of a cell state: the state itself, or the first of the LSTM's (h, c)."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def detached(state):
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def forward_states(params, state, x, cell="rnn_tanh"):
+    """States after each of n steps: x (n,B,D) -> list of n states ((B,H), or (h, c) pairs)."""
+    step, input_bias, n_tensors = CELLS[cell]
     n, B, D = x.shape
-    inputs = torch.addmm(params["b_h"], x.reshape(n * B, D), params["W_xh"]).view(n, B, -1)
+    inputs = torch.addmm(params[input_bias], x.reshape(n * B, D), params["W_xh"]).view(n, B, -1)
     if state is None:
-        state = inputs.new_zeros(B, inputs.shape[-1])
+        zeros = inputs.new_zeros(B, params["W_hh"].shape[0])
+        state = zeros if n_tensors == 1 else (zeros,) * n_tensors
     states = []
     for projected in inputs.unbind(0):  # unbind: one backward node, not one full-size zero grad per step
-        state = torch.tanh(torch.addmm(projected, state, params["W_hh"]))
+        state = step(params, state, projected)
         states.append(state)
     return states
 
@@ -85,7 +121,7 @@ class TorchRNN(Implementation):
             result = run()
         return result, usage["peak"]
 
-    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
+    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at, cell="rnn_tanh"):
         x, y, mask = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, y, mask))
         params = {key: value.detach().requires_grad_() for key, value in params.items()}
         readout = [params["W_hy"], params["b_y"]]
@@ -97,21 +133,21 @@ class TorchRNN(Implementation):
         for lo in range(0, n_frozen, chunk):
             hi = min(lo + chunk, n_frozen)
             with torch.no_grad():
-                S = torch.stack(forward_states(params, state, x[lo:hi]))
-            state = S[-1]
-            value = readout_loss(params, S, y[lo:hi], mask[lo:hi], loss)
+                states = forward_states(params, state, x[lo:hi], cell)
+            state = states[-1]
+            value = readout_loss(params, torch.stack([hidden(s) for s in states]), y[lo:hi], mask[lo:hi], loss)
             for acc, grad in zip(prefix_grads, torch.autograd.grad(value, readout)):
                 acc += grad
             total += value.detach()
 
-        states = forward_states(params, state, x[n_frozen:])
-        value = readout_loss(params, torch.stack(states), y[n_frozen:], mask[n_frozen:], loss)
-        grads = dict(zip(PARAM_NAMES, torch.autograd.grad(value, [params[k] for k in PARAM_NAMES])))
+        states = forward_states(params, state, x[n_frozen:], cell)
+        value = readout_loss(params, torch.stack([hidden(s) for s in states]), y[n_frozen:], mask[n_frozen:], loss)
+        grads = dict(zip(params, torch.autograd.grad(value, list(params.values()))))
         grads["W_hy"] += prefix_grads[0]
         grads["b_y"] += prefix_grads[1]
         carried = None
         if carry_at is not None:
-            carried = state if carry_at == n_frozen else states[carry_at - n_frozen - 1].detach()
+            carried = state if carry_at == n_frozen else detached(states[carry_at - n_frozen - 1])
         return total + value.detach(), grads, carried
 
 
