@@ -1,7 +1,8 @@
 """The cost model of docs/method.md: matmul FLOPs and saved activations, per method.
 
-Counts follow the vanilla tanh cell: a forward step costs F = 2B(DH + HH + HO) FLOPs,
-a backward step about 2F.
+A forward step of a cell with G stacked gates (rnn_tanh 1, gru 3, lstm 4) costs
+F = 2B(G*DH + G*HH + HO) matmul FLOPs, a backward step about 2F. A step kept for the
+backward holds SAVED_PER_STEP[cell] * B * H values.
 """
 
 from __future__ import annotations
@@ -10,7 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from implementations.contract import GATES
 from implementations.schedule import bptt_schedule, tbptt_schedule
+
+# Values per hidden unit that a step keeps for the backward: rnn_tanh h; lstm the four
+# gates, c and h; gru the three gates, the reset gate's recurrent input and h.
+SAVED_PER_STEP = {"rnn_tanh": 1, "lstm": 6, "gru": 5}
 
 
 @dataclass(frozen=True)
@@ -18,16 +24,17 @@ class Cost:
     forward_steps: int
     backward_steps: int
     flops: int  # forward_steps * F + backward_steps * 2F
-    activation_bytes: int  # states kept for the backward: longest gradient window * B * H values
+    activation_bytes: int  # kept for the backward: longest gradient window * SAVED_PER_STEP * B * H values
 
 
-def step_flops(B: int, D: int, H: int, O: int) -> int:
-    """F: matmul FLOPs of one forward step (input, recurrence, readout)."""
-    return 2 * B * (D * H + H * H + H * O)
+def step_flops(B: int, D: int, H: int, O: int, cell: str = "rnn_tanh") -> int:
+    """F: matmul FLOPs of one forward step of `cell` (input, recurrence, readout)."""
+    G = GATES[cell]
+    return 2 * B * (G * D * H + G * H * H + H * O)
 
 
 def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k1=None, k2=None,
-         mode: str = "training") -> Cost:
+         mode: str = "training", cell: str = "rnn_tanh") -> Cost:
     """Cost of one pass over one sequence.
 
     BPTT: T forward and T backward steps, T states kept. TBPTT: in training mode every
@@ -43,5 +50,6 @@ def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k
         kept = max(kept, update.n_backward)
     if mode == "gradient":
         forward = T
-    F = step_flops(B, D, H, O)
-    return Cost(forward, backward, forward * F + 2 * backward * F, kept * B * H * np.dtype(dtype).itemsize)
+    F = step_flops(B, D, H, O, cell)
+    saved = kept * SAVED_PER_STEP[cell] * B * H * np.dtype(dtype).itemsize
+    return Cost(forward, backward, forward * F + 2 * backward * F, saved)

@@ -29,15 +29,18 @@ def learnable_lag(
     eval_every: int = 250,
     n_eval: int = 256,
     dtype: str = "float32",
+    cell: str = "rnn_tanh",
+    forget_bias: float = 0.0,
 ) -> list[dict]:
     """Training rows (TRAINING_COLUMNS) of every (lag, setting, seed) on delayed recall (T, lag, V).
 
     Every run sees n_sequences sequences of B; within a seed all settings share the
     initial parameters and the data. The final held-out accuracy of a run is its last
-    row (`training.final_rows`); chance is 1/V.
+    row (`training.final_rows`); chance is 1/V. cell, forget_bias: the recurrent cell and its
+    initial forget-gate bias (lstm only).
     """
     run = dict(impl=impl, H=H, B=B, n_sequences=n_sequences, lr=lr, clip=clip, eval_every=eval_every,
-               n_eval=n_eval, dtype=dtype)
+               n_eval=n_eval, dtype=dtype, cell=cell, forget_bias=forget_bias)
     return [
         row
         for lag in lags

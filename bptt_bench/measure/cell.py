@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 
 import implementations
-from implementations.contract import check_choice, check_method, check_positive_int
+from implementations.contract import CELLS, check_choice, check_method, check_positive_int
 
 from ..costmodel import cost
 from ..tables import BENCHMARK_COLUMNS
@@ -39,6 +39,7 @@ class CellSpec:
     seed: int = 0
     time_limit_s: float = 300.0
     memory_budget_bytes: int | None = None
+    cell: str = "rnn_tanh"
 
     def __post_init__(self):
         if self.impl not in implementations.NAMES:
@@ -47,12 +48,13 @@ class CellSpec:
         for name in ("T", "B", "H", "D", "O", "threads", "repeats"):
             check_positive_int(name, getattr(self, name))
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_choice("cell", self.cell, CELLS)
         if not self.time_limit_s > 0:
             raise ValueError(f"time_limit_s must be > 0; got {self.time_limit_s}")
 
     @cached_property
     def cost(self):
-        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2)
+        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2, cell=self.cell)
 
 
 def measure_cell(spec: CellSpec, peak: dict | None = None) -> dict:
@@ -86,7 +88,7 @@ def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
     machine = float(peak.get("peak_gflops_per_s", nan))
     own_gemm = float(peak.get("per_impl", {}).get(spec.impl, {}).get("gflops_per_s", nan))
     row = {
-        "impl": spec.impl, "method": spec.method, "T": spec.T, "k1": spec.k1, "k2": spec.k2,
+        "impl": spec.impl, "cell": spec.cell, "method": spec.method, "T": spec.T, "k1": spec.k1, "k2": spec.k2,
         "B": spec.B, "H": spec.H, "D": spec.D, "O": spec.O, "dtype": spec.dtype, "threads": spec.threads,
         "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
         "n_repeats": result.get("n_repeats", 0),

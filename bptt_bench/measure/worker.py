@@ -26,8 +26,9 @@ def measure(spec) -> dict:
 
     impl = implementations.load(spec.impl)
     impl.set_threads(spec.threads)
-    params, x, y, mask = random_problem(spec.T, spec.B, spec.D, spec.H, spec.O, spec.dtype, seed=spec.seed)
-    truncation = {} if spec.method == "bptt" else {"k1": spec.k1, "k2": spec.k2}
+    params, x, y, mask = random_problem(spec.T, spec.B, spec.D, spec.H, spec.O, spec.dtype, seed=spec.seed,
+                                        cell=spec.cell)
+    truncation = {"cell": spec.cell} | ({} if spec.method == "bptt" else {"k1": spec.k1, "k2": spec.k2})
     if spec.method == "bptt":
         run = lambda: impl.loss_and_grad(params, x, y, mask)  # noqa: E731
     else:

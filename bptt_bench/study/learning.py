@@ -28,6 +28,18 @@ def _settings(settings):
     return [tuple(setting) for setting in settings]
 
 
+def _per_cell(block: dict) -> list[tuple[str, dict]]:
+    """(part-name prefix, the block's kwargs for one cell) per cell in block['cells']
+    (default: the Elman cell alone, whose parts keep their names without a prefix).
+    forget_bias goes to the LSTM only."""
+    kwargs = {k: v for k, v in block.items() if k not in ("cells", "forget_bias")}
+    return [
+        ("" if cell == "rnn_tanh" else f"{cell}_",
+         kwargs | {"cell": cell} | ({"forget_bias": block["forget_bias"]} if cell == "lstm" and "forget_bias" in block else {}))
+        for cell in block.get("cells", ["rnn_tanh"])
+    ]
+
+
 def parts(config: dict) -> dict[str, dict[str, dict]]:
     """experiment -> part name -> keyword arguments of the experiment function."""
     learning = config["learning"]
@@ -41,7 +53,8 @@ def parts(config: dict) -> dict[str, dict[str, dict]]:
     bias["truncations"] = [tuple(pair) for pair in bias["truncations"]]
     return {
         "learnable_lag": {
-            f"seed{seed}": shared | lag | {"seeds": [seed]} for seed in lag["seeds"]
+            f"{prefix}seed{seed}": shared | kwargs | {"seeds": [seed]}
+            for prefix, kwargs in _per_cell(lag) for seed in lag["seeds"]
         },
         "loss_curves": {
             f"{task}_seed{seed}": shared | {k: v for k, v in curves.items() if k != "tasks"}
@@ -49,7 +62,8 @@ def parts(config: dict) -> dict[str, dict[str, dict]]:
             for task, task_params in curves["tasks"].items() for seed in curves["seeds"]
         },
         "gradient_bias": {
-            impl: {k: v for k, v in bias.items() if k != "impls"} | {"impl": impl} for impl in bias["impls"]
+            f"{prefix}{impl}": {k: v for k, v in kwargs.items() if k != "impls"} | {"impl": impl}
+            for prefix, kwargs in _per_cell(bias) for impl in bias["impls"]
         },
         "gradient_decay": {"all": decay},
     }
