@@ -1,5 +1,6 @@
-"""The reference numbers of the implementations: BPTT speed as a fraction of the matmul peak,
-TBPTT(16, 32) time and memory at T = 1,000 and 16,000 (one thread, H=256, D=32, B=32, O=32, float32).
+"""The reference numbers of the implementations: BPTT speed as a fraction of the matmul peak
+(Elman, LSTM and GRU cells), TBPTT(16, 32) time and memory at T = 1,000 and 16,000 (one
+thread, H=256, D=32, B=32, O=32, float32).
 
     python benchmarks/reference_cells.py [--repeats 5]
 
@@ -17,7 +18,10 @@ from bptt_bench.measure.cell import CellSpec, measure_cell
 from bptt_bench.measure.peak import machine_peak
 
 SIZES = dict(B=32, H=256, D=32, O=32, dtype="float32", threads=1)
-CELLS = [dict(method="bptt", T=1024)] + [dict(method="tbptt", T=T, k1=16, k2=32) for T in (1000, 16000)]
+CELLS = (
+    [dict(method="bptt", T=1024, cell=cell) for cell in ("rnn_tanh", "lstm", "gru")]
+    + [dict(method="tbptt", T=T, k1=16, k2=32) for T in (1000, 16000)]
+)
 
 
 def main() -> None:
@@ -34,6 +38,7 @@ def main() -> None:
     ]
     table = pd.DataFrame(rows)
     table["setting"] = [m if m == "bptt" else f"tbptt({k1:.0f},{k2:.0f})" for m, k1, k2 in zip(table.method, table.k1, table.k2)]
+    table["setting"] = [s if c == "rnn_tanh" else f"{c} {s}" for s, c in zip(table.setting, table.cell)]
     table["own_gemm_fraction"] = table["gflops_per_s"] / table["impl_gemm_gflops_per_s"]
     for column in ("peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes"):
         table[column.replace("_bytes", "_MiB")] = table[column] / 2**20

@@ -3,6 +3,7 @@ other, against finite differences, and the contract's identities. Measured error
 (pytest -s shows them)."""
 
 import itertools
+import sys
 
 import numpy as np
 import pytest
@@ -152,3 +153,82 @@ def test_training_with_zero_step_is_gradient_mode(impls, cell):
         losses, unchanged = impl.train_tbptt(params, x, y, mask, k1=3, k2=7, lr=0.0, cell=cell)
         assert all(np.array_equal(unchanged[k], params[k]) for k in params), name
         assert relative_error(sum(losses), total) <= 1e-12, name
+
+
+@pytest.fixture
+def guarded(impls, monkeypatch):
+    """The implementations, with window() made to fail the test if validation lets work start."""
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("framework work started before validation finished")
+
+    for impl in impls.values():
+        monkeypatch.setattr(impl, "window", no_work)
+    return impls
+
+
+def bad_cell_calls():
+    """(description, params, cell, words the message must contain)."""
+    lstm, _, _, _ = cell_problem("lstm")
+    gru, _, _, _ = cell_problem("gru")
+    elman = random_problem(T=T, B=3, D=4, H=6, O=5, dtype="float64")[0]
+    return [
+        ("unknown cell", lstm, "vanilla", ["cell", "'vanilla'", "rnn_tanh", "lstm", "gru"]),
+        ("lstm missing W_hh", {k: v for k, v in lstm.items() if k != "W_hh"}, "lstm", ["W_hh", "'lstm'", "missing"]),
+        ("lstm extra b_hh", lstm | {"b_hh": gru["b_hh"][:24]}, "lstm", ["b_hh", "'lstm'", "unknown"]),
+        ("gru given lstm's b_h", {k: v for k, v in gru.items() if k != "b_hh"} | {"b_h": lstm["b_h"]}, "gru",
+         ["b_hh", "b_h", "'gru'"]),
+        ("lstm W_hh (H, 3H)", lstm | {"W_hh": gru["W_hh"]}, "lstm", ["W_hh", "(6, 24)", "'lstm'"]),
+        ("gru b_xh (4H,)", gru | {"b_xh": lstm["b_h"]}, "gru", ["b_xh", "(18,)", "'gru'"]),
+        ("lstm W_xh (D, H)", lstm | {"W_xh": elman["W_xh"]}, "lstm", ["W_xh", "'lstm'"]),
+        ("Elman params as lstm", elman, "lstm", ["W_xh", "'lstm'"]),
+        ("lstm params as rnn_tanh", lstm, "rnn_tanh", ["W_xh", "'rnn_tanh'"]),
+    ]
+
+
+@pytest.mark.parametrize("case", bad_cell_calls(), ids=lambda case: case[0])
+def test_bad_cell_or_params_are_named(guarded, case):
+    _, params, cell, words = case
+    _, x, y, mask = cell_problem("lstm")
+    for name, impl in guarded.items():
+        for call_contract in (
+            lambda: impl.loss_and_grad(params, x, y, mask, method="tbptt", k1=4, k2=4, cell=cell),
+            lambda: impl.train_tbptt(params, x, y, mask, k1=4, k2=4, lr=0.1, cell=cell),
+        ):
+            with pytest.raises(ValueError) as error:
+                call_contract()
+            assert all(word in str(error.value) for word in words), (name, str(error.value))
+
+
+def test_forget_bias_is_lstm_only():
+    params = random_problem(T=2, B=1, D=2, H=3, O=2, dtype="float64", cell="lstm", forget_bias=1.0, seed=1)[0]
+    plain = random_problem(T=2, B=1, D=2, H=3, O=2, dtype="float64", cell="lstm", seed=1)[0]
+    np.testing.assert_allclose(params["b_h"] - plain["b_h"], [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match="forget_bias"):
+        random_problem(T=2, B=1, D=2, H=3, O=2, cell="gru", forget_bias=1.0)
+
+
+@pytest.mark.parametrize("cell", GATED)
+def test_tbptt_memory_does_not_grow_with_T(impls, cell):
+    """Streaming: each framework's own peak for online TBPTT(32, 32) is the same at 100,000 steps
+    as at 1,000 (the carried (h, c) pair included); BPTT's grows with T (the measure can tell)."""
+    sizes = dict(B=2, D=3, H=8, O=3, seed=3, cell=cell)
+
+    def peak(impl, T, method="tbptt"):
+        params, x, y, mask = random_problem(T=T, **sizes)
+        if method == "bptt":
+            run = lambda: impl.loss_and_grad(params, x, y, mask, cell=cell)  # noqa: E731
+        else:
+            run = lambda: impl.train_tbptt(params, x, y, mask, k1=32, k2=32, lr=0.01, cell=cell)  # noqa: E731
+        result, value = impl.measure_peak_bytes(run, inputs=(x, y, mask))
+        if isinstance(result[0], list):  # tracemalloc (NumPy) also sees the returned segment losses
+            value -= sys.getsizeof(result[0]) + sum(sys.getsizeof(v) for v in result[0])
+        return value
+
+    for name, impl in impls.items():
+        short, long = peak(impl, 1_000), peak(impl, 100_000)
+        window_states = 32 * sizes["B"] * sizes["H"] * 4
+        assert short >= window_states, f"{name}: measured {short} B, less than the window's own states"
+        assert long <= 1.1 * short, f"{name} {cell}: {long} B at T=100000 vs {short} B at T=1000"
+        grows = peak(impl, 800, "bptt") / peak(impl, 200, "bptt")
+        assert 3.0 <= grows <= 5.0, f"{name} {cell}: BPTT memory x{grows:.2f} for 4x the steps"

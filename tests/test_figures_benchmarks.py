@@ -19,13 +19,13 @@ FAILED = {  # (impl, method, T, k1, k2) -> status
 }
 
 
-def _row(impl, method, T, k1=None, k2=None):
-    c = cost(method, T, dtype="float32", k1=k1, k2=k2, **SIZES)
-    status = FAILED.get((impl, method, T, k1, k2), "ok")
+def _row(impl, method, T, k1=None, k2=None, cell="rnn_tanh"):
+    c = cost(method, T, dtype="float32", k1=k1, k2=k2, cell=cell, **SIZES)
+    status = FAILED.get((impl, method, T, k1, k2), "ok") if cell == "rnn_tanh" else "ok"
     updates = math.ceil(T / k1) if k1 else 1
     seconds = c.flops / (GFLOPS[impl] * 1e9) + 1e-5 * c.forward_steps + 2e-4 * updates  # + Python overhead
     row = dict.fromkeys(BENCHMARK_COLUMNS, math.nan)
-    row.update(impl=impl, method=method, T=T, k1=k1 if k1 else math.nan, k2=k2 if k2 else math.nan,
+    row.update(impl=impl, cell=cell, method=method, T=T, k1=k1 if k1 else math.nan, k2=k2 if k2 else math.nan,
                dtype="float32", threads=1, status=status, reason="" if status == "ok" else status,
                n_repeats=5, analytic_activation_bytes=c.activation_bytes, flops=c.flops,
                peak_gflops_per_s=PEAK_GFLOPS, **SIZES)
@@ -38,7 +38,8 @@ def _row(impl, method, T, k1=None, k2=None):
 
 
 def synthetic_table() -> pd.DataFrame:
-    """A scaling block (jax lacks TBPTT(32, 8)) and a 3 x 3 truncation block at T=1024 (jax lacks (4, 64))."""
+    """A scaling block (jax lacks TBPTT(32, 8)) and a 3 x 3 truncation block at T=1024 (jax lacks (4, 64)),
+    both Elman; LSTM and GRU at the scaling T, BPTT and TBPTT(16, 32)."""
     rows = []
     for impl in GFLOPS:
         for T in (64, 256, 1024, 4096):
@@ -49,6 +50,8 @@ def synthetic_table() -> pd.DataFrame:
         # (16, 16) at T=1024 is in both blocks: measured twice
         rows += [_row(impl, "tbptt", 1024, k1, k2) for k1 in (4, 16, 64) for k2 in (4, 16, 64)
                  if (impl, k1, k2) != ("jax", 4, 64)]
+        rows += [_row(impl, method, T, k1, k2, cell) for cell in ("lstm", "gru") for T in (64, 256, 1024, 4096)
+                 for method, k1, k2 in (("bptt", None, None), ("tbptt", 16, 32))]
     return rows_to_table(rows, BENCHMARK_COLUMNS)
 
 
@@ -66,10 +69,12 @@ def test_every_figure_writes_png_and_pdf(plot, tmp_path):
 def test_blocks_are_read_from_the_rows():
     table = synthetic_table()
     scaling = benchmarks.scaling_block(table)
-    assert set(scaling["setting"]) == {"BPTT", "TBPTT(16, 16)", "TBPTT(16, 32)", "TBPTT(32, 8)"}
+    assert set(scaling["setting"]) == {"BPTT", "TBPTT(16, 16)", "TBPTT(16, 32)", "TBPTT(32, 8)", "LSTM BPTT",
+                                       "LSTM TBPTT(16, 32)", "GRU BPTT", "GRU TBPTT(16, 32)"}
     T, truncation = benchmarks.truncation_block(table)
     grid = truncation[truncation["method"] == "tbptt"].drop_duplicates(["k1", "k2"])
     assert T == 1024 and len(grid) == 9 and set(grid["k1"]) == set(grid["k2"]) == {4, 16, 64}
+    assert set(truncation["cell"]) == {"rnn_tanh"}  # the gated cells' BPTT at T=1024 stays out
     assert not benchmarks.cells(table).duplicated(benchmarks.CELL).any()
 
 
@@ -91,3 +96,4 @@ def test_two_configurations_are_refused():
 def test_settings_are_labelled_in_the_study_words():
     assert benchmarks.setting_label("bptt", np.nan, np.nan) == "BPTT"
     assert benchmarks.setting_label("tbptt", 16.0, 32.0) == "TBPTT(16, 32)"
+    assert benchmarks.setting_label("tbptt", 16.0, 32.0, "lstm") == "LSTM TBPTT(16, 32)"

@@ -27,7 +27,8 @@ from bptt_bench.figures import save_figure
 
 MIB = 2**20
 IMPL_ORDER = ("numpy", "torch", "jax")
-CELL = ["impl", "method", "T", "k1", "k2"]
+CELL = ["impl", "cell", "method", "T", "k1", "k2"]
+CELL_ORDER = ("rnn_tanh", "lstm", "gru")  # recurrent cells; the Elman cell's settings carry no prefix
 CONFIG = ["B", "H", "D", "O", "dtype", "threads"]
 # What framework_peak_bytes measures in each implementation.
 NATIVE_PEAK = {"numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}
@@ -40,13 +41,14 @@ IQR_NOTE = "error bars: interquartile range of the repeats, centred on the media
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 0.01 rather than 10^-2 on log scales
 
 
-def setting_label(method: str, k1, k2) -> str:
-    """'BPTT' or 'TBPTT(k1, k2)'."""
-    return "BPTT" if method == "bptt" else f"TBPTT({int(k1)}, {int(k2)})"
+def setting_label(method: str, k1, k2, cell: str = "rnn_tanh") -> str:
+    """'BPTT' or 'TBPTT(k1, k2)', prefixed 'LSTM ' or 'GRU ' for a gated cell."""
+    label = "BPTT" if method == "bptt" else f"TBPTT({int(k1)}, {int(k2)})"
+    return label if cell == "rnn_tanh" else f"{cell.upper()} {label}"
 
 
 def cells(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell (impl, method, T, k1, k2), with columns `setting` (label) and `ok`.
+    """One row per cell (impl, cell, method, T, k1, k2), with columns `setting` (label) and `ok`.
 
     A cell measured twice (the scaling and truncation blocks may share one) keeps an ok
     row over a failed one.
@@ -56,8 +58,10 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
     configs = table[CONFIG].drop_duplicates()
     if len(configs) > 1:
         raise ValueError(f"figures expect one configuration {CONFIG} per table, got {len(configs)}")
+    if "cell" not in table:  # tables from before the gated cells
+        table = table.assign(cell="rnn_tanh")
     labelled = table.assign(
-        setting=[setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"])],
+        setting=[setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"], table["cell"])],
         ok=table["status"].eq("ok"),
     )
     labelled = labelled.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL)
@@ -82,6 +86,7 @@ def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
     beside a {4, 16, 64}^2 grid.
     """
     rows = cells(table)
+    rows = rows[rows["cell"] == "rnn_tanh"]  # the k1 x k2 grid is the Elman cell's
     tbptt = rows[rows["method"] == "tbptt"]
     if tbptt.empty:
         raise ValueError("no TBPTT cells in the table")
@@ -97,7 +102,8 @@ def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
 
 def _settings(rows: pd.DataFrame) -> list[str]:
     """Setting labels in plotting order: BPTT first, then TBPTT by (k1, k2)."""
-    return list(rows.sort_values(["method", "k1", "k2"]).drop_duplicates("setting")["setting"])
+    order = rows.assign(cell_order=rows["cell"].map(CELL_ORDER.index))
+    return list(order.sort_values(["cell_order", "method", "k1", "k2"]).drop_duplicates("setting")["setting"])
 
 
 def _impls(rows: pd.DataFrame) -> list[str]:

@@ -19,10 +19,10 @@ from matplotlib.ticker import FuncFormatter
 
 from bptt_bench.experiments.training import RUN, final_rows
 from bptt_bench.figures import save_figure
-from bptt_bench.figures.benchmarks import setting_label
+from bptt_bench.figures.benchmarks import CELL_ORDER, setting_label
 
 LEARNED = 0.9  # a lag counts as learned when the mean final accuracy over seeds reaches this
-JOIN = ["impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype"]
+JOIN = ["impl", "cell", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype"]
 SPREAD = ("pi", 100)  # bands and bars: the range over seeds (or batches)
 DIVERGED = dict(marker="X", s=90, edgecolor="black", linewidth=0.8, zorder=5)
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 2.4 rather than 2.4 x 10^0
@@ -35,20 +35,28 @@ PLAIN_MINOR = FuncFormatter(
 
 
 def _labelled(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with a `setting` column, 'BPTT' or 'TBPTT(k1, k2)' (plus the impl when there are several)."""
+    """The table with a `setting` column, 'BPTT' or 'TBPTT(k1, k2)' (prefixed 'LSTM ' / 'GRU ' for a
+    gated cell; plus the impl when there are several)."""
     if table.empty:
         raise ValueError("the training table has no rows for this figure")
-    setting = [setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"])]
+    table = _with_cell(table)
+    setting = [setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"], table["cell"])]
     if table["impl"].nunique() > 1:
         setting = [f"{label} [{impl}]" for label, impl in zip(setting, table["impl"])]
     return table.assign(setting=setting)
 
 
+def _with_cell(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with a `cell` column (tables from before the gated cells hold the Elman cell only)."""
+    return table if "cell" in table else table.assign(cell="rnn_tanh")
+
+
 def _order(labelled: pd.DataFrame) -> list[str]:
-    """Settings in a stable order: TBPTT by (k2, k1), then BPTT."""
+    """Settings in a stable order: by cell, then TBPTT by (k2, k1), then BPTT."""
     first = labelled.drop_duplicates("setting")
     keys = pd.DataFrame(
         {
+            "cell": first["cell"].map(CELL_ORDER.index),
             "bptt": first["method"].eq("bptt"),
             "k2": first["k2"],
             "k1": first["k1"],
@@ -56,7 +64,7 @@ def _order(labelled: pd.DataFrame) -> list[str]:
             "setting": first["setting"],
         }
     )
-    return list(keys.sort_values(["bptt", "k2", "k1", "impl"])["setting"])
+    return list(keys.sort_values(["cell", "bptt", "k2", "k1", "impl"])["setting"])
 
 
 def _diverged_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -277,7 +285,7 @@ def summarize_loss_curves(training: pd.DataFrame, tasks=("copy_memory", "digits"
 
 def _key_columns(table: pd.DataFrame) -> pd.DataFrame:
     """JOIN columns with comparable types; BPTT's k1 = k2 = T, as the contract defines it."""
-    table = table.copy()
+    table = _with_cell(table).copy()
     bptt = table["method"].eq("bptt")
     for k in ("k1", "k2"):
         table[k] = table[k].astype(float).where(~bptt, table["T"].astype(float))
@@ -402,18 +410,25 @@ def summarize_pareto(training: pd.DataFrame, benchmarks: pd.DataFrame) -> str:
 def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
     """(d) Cosine similarity and relative error of TBPTT against BPTT gradients vs k2.
 
-    One column of panels per framework; colour k1, line style the network's state
-    (at initialisation, partly trained); mean and range over batches.
+    One column of panels per recurrent cell (the first framework's gradients; the
+    frameworks agree, see the summary), or per framework when there is one cell; colour
+    k1, line style the network's state (at initialisation, partly trained); mean and
+    range over batches.
     """
     if bias.empty:
         raise ValueError("the gradient-bias table has no rows")
+    bias = _with_cell(bias)
     impls = list(dict.fromkeys(bias["impl"]))
+    cells = [cell for cell in CELL_ORDER if cell in set(bias["cell"])]
     rows = bias.assign(k1=[f"k1 = {k1}" for k1 in bias["k1"]])
     k1_order = [f"k1 = {k1}" for k1 in sorted(bias["k1"].unique())]
-    fig = Figure(figsize=(4.4 * len(impls) + 1, 7.2), layout="constrained")
-    axes = fig.subplots(2, len(impls), squeeze=False, sharex=True)
-    for column, impl in enumerate(impls):
-        shown = rows[rows["impl"].eq(impl)]
+    if len(cells) > 1:
+        panels = [(f"{cell} [{impls[0]}]", rows[rows["cell"].eq(cell) & rows["impl"].eq(impls[0])]) for cell in cells]
+    else:
+        panels = [(impl, rows[rows["impl"].eq(impl)]) for impl in impls]
+    fig = Figure(figsize=(4.4 * len(panels) + 1, 7.2), layout="constrained")
+    axes = fig.subplots(2, len(panels), squeeze=False, sharex=True)
+    for column, (title, shown) in enumerate(panels):
         for row, (metric, label) in enumerate(
             (
                 ("cosine", "cosine similarity to the BPTT gradient"),
@@ -432,7 +447,7 @@ def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
                 palette="viridis",
                 errorbar=SPREAD,
                 ax=ax,
-                legend=column == len(impls) - 1 and row == 0,
+                legend=column == len(panels) - 1 and row == 0,
             )
             for T in shown["T"].unique():
                 ax.axvline(T, color="grey", linestyle=":", linewidth=1)
@@ -442,10 +457,10 @@ def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
             ax.set_ylabel(label, fontsize=8)
             ax.axhline(1 if metric == "cosine" else 0, color="grey", linewidth=0.5)
         task = shown["task"].iloc[0]
-        if column == len(impls) - 1:
+        if column == len(panels) - 1:
             sns.move_legend(axes[0, column], "upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
         axes[0, column].set_title(
-            f"{impl}: {task}, T = {shown['T'].iloc[0]}, lag {shown['lag'].iloc[0]}, "
+            f"{title}: {task}, T = {shown['T'].iloc[0]}, lag {shown['lag'].iloc[0]}, "
             f"{shown['batch'].nunique()} batches of {shown['B'].iloc[0]}",
             fontsize=9,
         )
@@ -453,16 +468,19 @@ def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
 
 
 def summarize_gradient_bias(bias: pd.DataFrame) -> str:
-    mean = bias.groupby(["state", "k2"])[["cosine", "relative_error"]].mean()
+    bias = _with_cell(bias)
+    cells = [cell for cell in CELL_ORDER if cell in set(bias["cell"])]
     parts = []
-    for state, by_k2 in mean.groupby(level="state", sort=False):
-        listed = ", ".join(
-            f"k2 = {k2}: {row.cosine:.3f} / {row.relative_error:.2g}" for (_, k2), row in by_k2.iterrows()
-        )
-        parts.append(f"{state} ({listed})")
+    for cell in cells:
+        mean = bias[bias["cell"].eq(cell)].groupby(["state", "k2"])[["cosine", "relative_error"]].mean()
+        for state, by_k2 in mean.groupby(level="state", sort=False):
+            listed = ", ".join(
+                f"k2 = {k2}: {row.cosine:.3f} / {row.relative_error:.2g}" for (_, k2), row in by_k2.iterrows()
+            )
+            parts.append(f"{cell + ' ' if len(cells) > 1 else ''}{state} ({listed})")
     agreement = ""
     if bias["impl"].nunique() > 1:
-        keys = ["state", "k1", "k2", "batch"]
+        keys = ["cell", "state", "k1", "k2", "batch"]
         spread = bias.groupby(keys)[["cosine", "relative_error"]].agg(lambda v: v.max() - v.min()).max()
         agreement = (
             f" The {bias['impl'].nunique()} frameworks agree to {spread['cosine']:.1g} in cosine and "
