@@ -15,8 +15,11 @@ from conftest import max_gradient_error, relative_error
 
 GATED = ["lstm", "gru"]
 T = 13
-# (method, k1, k2) at T = 13: BPTT, k1 = k2 with a short last segment, k2 < k1, k1 < k2, k1 = 1, k2 >= T.
-SETTINGS = [("bptt", None, None), ("tbptt", 4, 4), ("tbptt", 5, 2), ("tbptt", 3, 7), ("tbptt", 1, 3), ("tbptt", 4, 50)]
+# (method, k1, k2) at T = 13: BPTT, k1 = k2 with a short last segment (carries the state), k2 < k1 (frozen
+# prefix), k1 < k2 (overlapping windows). Each window shape is a JAX compilation, so the Elman cell's
+# tests (test_agreement, test_reference) cover the schedule's other corners (k1 = 1, k2 >= T).
+SETTINGS = [("bptt", None, None), ("tbptt", 4, 4), ("tbptt", 5, 2), ("tbptt", 3, 7)]
+CASES = [("ce", setting) for setting in SETTINGS] + [("mse", SETTINGS[0]), ("mse", SETTINGS[2])]
 PAIRS = list(itertools.combinations(implementations.NAMES, 2))
 
 
@@ -50,8 +53,7 @@ def results(impls):
     return get
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
-@pytest.mark.parametrize("loss", ["ce", "mse"])
+@pytest.mark.parametrize("loss, setting", CASES, ids=lambda case: case if isinstance(case, str) else setting_id(case))
 @pytest.mark.parametrize("cell", GATED)
 def test_matches_torch_nn(results, impls, cell, loss, setting):
     """Loss and every gradient equal torch.nn.LSTM/GRU's (naive per-segment driver), float64."""
@@ -68,8 +70,7 @@ def test_matches_torch_nn(results, impls, cell, loss, setting):
         assert error <= 1e-10, f"{name}: {worst} {error:.1e}"
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
-@pytest.mark.parametrize("loss", ["ce", "mse"])
+@pytest.mark.parametrize("loss, setting", CASES, ids=lambda case: case if isinstance(case, str) else setting_id(case))
 @pytest.mark.parametrize("cell", GATED)
 @pytest.mark.parametrize("pair", PAIRS, ids="-".join)
 def test_float64_agreement(results, pair, cell, loss, setting):
@@ -95,7 +96,7 @@ def test_float32_agreement(results, pair, cell, setting, T_long):
 
 
 @pytest.mark.parametrize("clip", [None, 0.5])
-@pytest.mark.parametrize("k1,k2", [(4, 4), (5, 2), (3, 7), (1, 3)])
+@pytest.mark.parametrize("k1,k2", [(4, 4), (5, 2), (3, 7)])
 @pytest.mark.parametrize("cell", GATED)
 def test_training_mode_matches_torch_nn(impls, cell, k1, k2, clip):
     params, x, y, mask = cell_problem(cell)
@@ -132,12 +133,12 @@ def test_finite_differences(impls, cell, loss):
 
 @pytest.mark.parametrize("cell", GATED)
 def test_identities(impls, cell):
-    """TBPTT(k1, k2 >= T) == BPTT for every k1, and TBPTT(T, T) == BPTT; both losses."""
+    """TBPTT(k1, k2 >= T) == BPTT for k1 below, at and above T, and TBPTT(T, T) == BPTT; both losses."""
     for loss in ("ce", "mse"):
         problem = cell_problem(cell, loss, seed=2)
         for name, impl in impls.items():
             value, grads = impl.loss_and_grad(*problem, loss=loss, cell=cell)
-            for k1, k2 in [(1, T), (3, T + 7), (5, T), (T, T), (40, T)]:
+            for k1, k2 in [(5, T), (5, T + 7), (T, T), (40, T)]:
                 t_value, t_grads = call(impl, problem, cell, loss, ("tbptt", k1, k2))
                 assert relative_error(t_value, value) <= 1e-12, (name, k1, k2)
                 error, worst = max_gradient_error(t_grads, grads)

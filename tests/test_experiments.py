@@ -244,6 +244,7 @@ def test_smoke_every_experiment_and_figure(tmp_path):
             dict.fromkeys(tables.BENCHMARK_COLUMNS)
             | dict(
                 impl="numpy",
+                cell="rnn_tanh",
                 method="bptt",
                 T=22,
                 k1=None,
