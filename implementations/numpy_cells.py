@@ -11,9 +11,12 @@ Each cell is three functions over a window of n steps:
   window, saved): `saved` is what the backward needs beyond hidden states;
 - `state_at(hidden, saved, i)` -> the cell's state after i steps (a copy): (B,H), or
   the pair (h, c) for the LSTM;
-- `backward(params, x, hidden, saved, dH)` -> gradients of the recurrence parameters,
-  from dH (n,B,H) = d loss / d h_t through the readout (overwritten). The state before
-  the window is a constant: nothing flows into it.
+- `backward(params, x, hidden, saved, dH, from_next, first)` -> (gradients of the
+  recurrence parameters, gradient at the state before the steps): dH (n,B,H) is
+  d loss / d h_t through the readout (overwritten); from_next the gradient arriving at
+  the last state from later steps (a state-shaped value, or None for none: checkpointed
+  BPTT hands it from one segment to the one before). With `first` the state before the
+  steps is a constant: nothing flows into it and None is returned for it.
 """
 
 from __future__ import annotations
@@ -58,25 +61,26 @@ def tanh_state_at(hidden, saved, i):
     return hidden[i].copy()
 
 
-def tanh_backward(params, x, S, saved, dZ):
+def tanh_backward(params, x, S, saved, dZ, from_next=None, first=True):
     n, B, H = dZ.shape
     # dZ[t] = d loss / d pre-activation at step t, filled from the last step back.
     W_hh_T = np.ascontiguousarray(params["W_hh"].T)  # BLAS runs the transposed case ~1.5x slower
-    from_next = np.zeros((B, H), dZ.dtype)
+    from_next = np.zeros((B, H), dZ.dtype) if from_next is None else from_next.copy()
     tanh_slope = np.empty((B, H), dZ.dtype)
     for t in range(n - 1, -1, -1):
         np.multiply(S[t + 1], S[t + 1], out=tanh_slope)
         np.subtract(1, tanh_slope, out=tanh_slope)
         dZ[t] += from_next
         dZ[t] *= tanh_slope
-        if t:  # the state before the first step is a constant
+        if t or not first:
             np.matmul(dZ[t], W_hh_T, out=from_next)
     dZ = dZ.reshape(n * B, H)
-    return {
+    grads = {
         "W_xh": x.reshape(n * B, -1).T @ dZ,
         "W_hh": S[:-1].reshape(n * B, H).T @ dZ,
         "b_h": dZ.sum(axis=0),
     }
+    return grads, None if first else from_next
 
 
 # -- lstm: gates (i, f, g, o), c_t = f c_{t-1} + i g, h_t = o tanh(c_t) ----------------
@@ -111,12 +115,14 @@ def lstm_state_at(hidden, saved, i):
     return hidden[i].copy(), saved[1][i].copy()
 
 
-def lstm_backward(params, x, hidden, saved, dH):
+def lstm_backward(params, x, hidden, saved, dH, from_next=None, first=True):
     gates, cells = saved
     n, B, H = dH.shape
     W_hh_T = np.ascontiguousarray(params["W_hh"].T)
-    from_next = np.zeros((B, H), dH.dtype)  # d loss / d h_t through step t+1
-    dc = np.zeros((B, H), dH.dtype)  # d loss / d c_t, carried back through the forget gate
+    if from_next is None:
+        from_next = (np.zeros((B, H), dH.dtype), np.zeros((B, H), dH.dtype))
+    # d loss / d h_t through step t+1, and d loss / d c_t carried back through the forget gate
+    from_next, dc = (array.copy() for array in from_next)
     for t in range(n - 1, -1, -1):
         a = gates[t]  # overwritten below with d loss / d pre-activations
         i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
@@ -130,14 +136,15 @@ def lstm_backward(params, x, hidden, saved, dH):
         d_f = dc * cells[t] * f * (1 - f)
         dc *= f
         a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :] = d_i, d_f, d_g, d_o
-        if t:  # the state before the first step is a constant
+        if t or not first:
             np.matmul(a, W_hh_T, out=from_next)
     dA = gates.reshape(n * B, 4 * H)
-    return {
+    grads = {
         "W_xh": x.reshape(n * B, -1).T @ dA,
         "W_hh": hidden[:-1].reshape(n * B, H).T @ dA,
         "b_h": dA.sum(axis=0),
     }
+    return grads, None if first else (from_next, dc)
 
 
 # -- gru: gates (r, z, n), n = tanh(x_n + r (h W_hh_n + b_hh_n)), h = (1-z) n + z h ----
@@ -173,11 +180,11 @@ def gru_state_at(hidden, saved, i):
     return hidden[i].copy()
 
 
-def gru_backward(params, x, hidden, saved, dH):
+def gru_backward(params, x, hidden, saved, dH, from_next=None, first=True):
     gates, reset_input = saved
     n, B, H = dH.shape
     W_hh_T = np.ascontiguousarray(params["W_hh"].T)
-    from_next = np.zeros((B, H), dH.dtype)
+    from_next = np.zeros((B, H), dH.dtype) if from_next is None else from_next.copy()
     d_recurrent = np.empty((B, 3 * H), dH.dtype)  # d loss / d (h_{t-1} W_hh + b_hh) at one step
     for t in range(n - 1, -1, -1):
         a = gates[t]  # overwritten below with d loss / d (x_t W_xh + b_xh)
@@ -190,7 +197,7 @@ def gru_backward(params, x, hidden, saved, dH):
         direct = dh * z
         reset_input[t] = d_new * r  # now d loss / d (h_{t-1} W_hh_n + b_hh_n)
         a[:, :H], a[:, H : 2 * H], a[:, 2 * H :] = d_r, d_z, d_new
-        if t:  # the state before the first step is a constant
+        if t or not first:
             d_recurrent[:, : 2 * H] = a[:, : 2 * H]
             d_recurrent[:, 2 * H :] = reset_input[t]
             np.matmul(d_recurrent, W_hh_T, out=from_next)
@@ -201,12 +208,13 @@ def gru_backward(params, x, hidden, saved, dH):
     W_hh = np.empty_like(params["W_hh"])
     W_hh[:, : 2 * H] = previous @ d_input[:, : 2 * H]
     W_hh[:, 2 * H :] = previous @ d_new_recurrent
-    return {
+    grads = {
         "W_xh": x.reshape(n * B, -1).T @ d_input,
         "W_hh": W_hh,
         "b_xh": d_input.sum(axis=0),
         "b_hh": np.concatenate([d_input[:, : 2 * H].sum(axis=0), d_new_recurrent.sum(axis=0)]),
     }
+    return grads, None if first else from_next
 
 
 CELLS = {

@@ -1,8 +1,9 @@
 """NumPy: forward and backward written by hand, no autodiff.
 
-The cells' arithmetic is in numpy_cells; here a window is run: forward-only prefix,
-forward with saved activations, readout, backward. The readout and its gradient are one
-large matmul over the whole window.
+The cells' per-step arithmetic is in numpy_cells (one (B,H)@(H,G*H) matmul and the gate
+nonlinearities per step, each way). Everything that does not depend on the previous
+step (input projection, readout, weight gradients) is one large matmul over a whole
+segment.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tracemalloc
 import numpy as np
 import threadpoolctl
 
-from .base import Implementation
+from .base import READOUT, Implementation
 from .numpy_cells import CELLS, forward_states
 
 __all__ = ["IMPLEMENTATION", "forward_states", "readout"]
@@ -53,6 +54,9 @@ class NumpyRNN(Implementation):
     def to_numpy(self, params):
         return dict(params)
 
+    def maximum(self, value, bound):
+        return np.maximum(value, bound)
+
     def set_threads(self, threads):
         threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
 
@@ -69,28 +73,44 @@ class NumpyRNN(Implementation):
         finally:
             tracemalloc.stop()
 
-    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at, cell="rnn_tanh"):
+    def states(self, params, state, x, cell="rnn_tanh"):
         arithmetic = CELLS[cell]
-        H, O = params["W_hy"].shape
-        grads = {"W_hy": np.zeros((H, O), x.dtype), "b_y": np.zeros(O, x.dtype)}
-        total = 0.0
-        # Frozen prefix: forward in chunks no longer than the backward part, so that
-        # memory grows with k2, not k1; its losses reach only the readout.
-        n = len(x)
-        chunk = max(n - n_frozen, 1)
-        for lo in range(0, n_frozen, chunk):
-            hi = min(lo + chunk, n_frozen)
-            hidden, saved = arithmetic.forward(params, state, x[lo:hi])
-            state = arithmetic.state_at(hidden, saved, hi - lo)
-            total += readout(params, hidden[1:], y[lo:hi], mask[lo:hi], loss, grads)[0]
-
-        x, y, mask = x[n_frozen:], y[n_frozen:], mask[n_frozen:]
         hidden, saved = arithmetic.forward(params, state, x)
-        carried = None if carry_at is None else arithmetic.state_at(hidden, saved, carry_at - n_frozen)
-        value, dlogits = readout(params, hidden[1:], y, mask, loss, grads)
-        total += value
-        dH = (dlogits @ params["W_hy"].T).reshape(hidden[1:].shape)
-        grads |= arithmetic.backward(params, x, hidden, saved, dH)
+        return hidden[1:], arithmetic.state_at(hidden, saved, len(x))
+
+    def logits(self, params, outputs):
+        return outputs @ params["W_hy"] + params["b_y"]
+
+    def readout_grads(self, params, outputs, y, mask, loss):
+        grads = {key: np.zeros_like(params[key]) for key in READOUT}
+        return readout(params, outputs, y, mask, loss, grads)[0], grads
+
+    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment, cell="rnn_tanh"):
+        arithmetic = CELLS[cell]
+        grads = {key: np.zeros_like(value) for key, value in params.items()}
+        n = len(x)
+        c = n if segment is None else min(segment, n)
+        starts = range(0, n, c)
+        # Forward: keep only each segment's starting state (all of them when c == n: BPTT);
+        # the last segment's activations are kept whole, so it is never recomputed.
+        checkpoints, carried = [state], None
+        for lo in starts:
+            hidden, saved = arithmetic.forward(params, checkpoints[-1], x[lo : lo + c])
+            if carry_at is not None and lo < carry_at <= lo + c:
+                carried = arithmetic.state_at(hidden, saved, carry_at - lo)
+            if lo + c < n:
+                checkpoints.append(arithmetic.state_at(hidden, saved, c))
+        total, from_next = 0.0, None
+        for lo in reversed(starts):  # backward, recomputing each earlier segment from its checkpoint
+            hi, start = min(lo + c, n), checkpoints.pop()
+            if hi < n:
+                hidden, saved = arithmetic.forward(params, start, x[lo:hi])
+            value, dlogits = readout(params, hidden[1:], y[lo:hi], mask[lo:hi], loss, grads)
+            dH = (dlogits @ params["W_hy"].T).reshape(hidden[1:].shape)
+            recurrence, from_next = arithmetic.backward(params, x[lo:hi], hidden, saved, dH, from_next, lo == 0)
+            for key, grad in recurrence.items():
+                grads[key] += grad
+            total += value
         return total, grads, carried
 
 

@@ -146,6 +146,19 @@ def test_identities(impls, cell):
 
 
 @pytest.mark.parametrize("cell", GATED)
+def test_checkpointed_is_bptt(impls, cell):
+    """Checkpointed BPTT's gradient is BPTT's for c = 1, c not dividing T, and the default ceil(sqrt(T))."""
+    problem = cell_problem(cell, seed=3)
+    for name, impl in impls.items():
+        value, grads = impl.loss_and_grad(*problem, cell=cell)
+        for segment in (1, 4, None):
+            c_value, c_grads = impl.loss_and_grad(*problem, method="checkpointed", segment=segment, cell=cell)
+            assert relative_error(c_value, value) <= 1e-12, (name, segment)
+            error, worst = max_gradient_error(c_grads, grads)
+            assert error <= 1e-12, f"{name} {cell} checkpointed({segment}): {worst} {error:.1e}"
+
+
+@pytest.mark.parametrize("cell", GATED)
 def test_training_with_zero_step_is_gradient_mode(impls, cell):
     """lr = 0 leaves the parameters untouched; the segment losses sum to L."""
     params, x, y, mask = cell_problem(cell)

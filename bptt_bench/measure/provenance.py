@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import implementations
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
@@ -46,9 +48,7 @@ def provenance(blas: str = "") -> dict[str, str]:
     """The PROVENANCE_COLUMNS of a row; `blas` is the implementation's own description."""
     return {
         "python_version": platform.python_version(),
-        "numpy_version": _version("numpy"),
-        "torch_version": _version("torch"),
-        "jax_version": _version("jax"),
+        **{f"{package}_version": _version(package) for package in implementations.PACKAGES},
         "blas": blas,
         "cpu_model": cpu_model(),
         "commit": commit(),
