@@ -10,6 +10,7 @@ import pytest
 
 import implementations
 import reference_cells
+from test_validation import guarded  # noqa: F401  (fixture)
 from bptt_bench.problems import random_problem
 from conftest import max_gradient_error, relative_error
 
@@ -167,18 +168,6 @@ def test_training_with_zero_step_is_gradient_mode(impls, cell):
         losses, unchanged = impl.train_tbptt(params, x, y, mask, k1=3, k2=7, lr=0.0, cell=cell)
         assert all(np.array_equal(unchanged[k], params[k]) for k in params), name
         assert relative_error(sum(losses), total) <= 1e-12, name
-
-
-@pytest.fixture
-def guarded(impls, monkeypatch):
-    """The implementations, with window() made to fail the test if validation lets work start."""
-
-    def no_work(*args, **kwargs):
-        raise AssertionError("framework work started before validation finished")
-
-    for impl in impls.values():
-        monkeypatch.setattr(impl, "window", no_work)
-    return impls
 
 
 def bad_cell_calls():
