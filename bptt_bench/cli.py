@@ -9,6 +9,7 @@ import sys
 from dataclasses import fields
 
 import implementations
+from implementations.contract import CELLS
 
 from .measure.cell import CellSpec, measure_cell
 from .measure.peak import machine_peak
@@ -48,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     measure = commands.add_parser("measure", help="measure one cell and print its row")
     measure.add_argument("--impl", required=True, choices=implementations.NAMES)
     measure.add_argument("--method", required=True, choices=("bptt", "tbptt"))
+    measure.add_argument("--cell", choices=CELLS, help="recurrent cell (default rnn_tanh)")
     measure.add_argument("--T", type=int, required=True)
     measure.add_argument("--k1", type=int)
     measure.add_argument("--k2", type=int)

@@ -88,48 +88,53 @@ def _final_accuracy(training: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_learnable_lag(training: pd.DataFrame, out_stem) -> list[Path]:
-    """(a) Final held-out accuracy on delayed recall vs the lag L; a line per setting, range over seeds."""
+    """(a) Final held-out accuracy on delayed recall vs the lag L; a line per setting, range over seeds;
+    one panel per recurrent cell, a setting in the same colour in every panel."""
     runs = _final_accuracy(training)
-    order = _order(runs)
+    runs = runs.assign(truncation=[s.removeprefix(f"{c.upper()} ") for s, c in zip(runs["setting"], runs["cell"])])
+    order = list(dict.fromkeys(runs.set_index("setting").loc[_order(runs), "truncation"]))
     palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
-    ax = fig.add_subplot()
-    ok = runs[runs["status"].eq("ok")]
-    sns.lineplot(
-        data=ok,
-        x="lag",
-        y="accuracy",
-        hue="setting",
-        hue_order=order,
-        palette=palette,
-        marker="o",
-        errorbar=SPREAD,
-        err_style="bars",
-        ax=ax,
-    )
-    ax.scatter(ok["lag"], ok["accuracy"], s=8, c=[palette[s] for s in ok["setting"]], alpha=0.5, zorder=3)
-    diverged = runs[~runs["status"].eq("ok")]
-    for setting, group in diverged.groupby("setting"):
-        ax.scatter(group["lag"], np.zeros(len(group)), color=palette[setting], **DIVERGED)
+    cells = [cell for cell in CELL_ORDER if cell in set(runs["cell"])]
+    fig = Figure(figsize=(5.2 * len(cells) + 1.4, 4.2), layout="constrained")
+    axes = fig.subplots(1, len(cells), squeeze=False, sharey=True)[0]
     chance = runs["chance_accuracy"].unique()
-    for value in chance:
-        ax.axhline(value, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("lag L (steps between a symbol and its recall)")
-    ax.set_ylabel("final held-out accuracy (fraction of target steps)")
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_xticks(sorted(runs["lag"].unique()))
-    handles, labels = ax.get_legend_handles_labels()
+    for ax, cell in zip(axes, cells):
+        panel = runs[runs["cell"].eq(cell)]
+        ok = panel[panel["status"].eq("ok")]
+        sns.lineplot(
+            data=ok,
+            x="lag",
+            y="accuracy",
+            hue="truncation",
+            hue_order=[t for t in order if t in set(panel["truncation"])],
+            palette=palette,
+            marker="o",
+            errorbar=SPREAD,
+            err_style="bars",
+            legend=ax is axes[-1],
+            ax=ax,
+        )
+        ax.scatter(ok["lag"], ok["accuracy"], s=8, c=[palette[t] for t in ok["truncation"]], alpha=0.5, zorder=3)
+        diverged = panel[~panel["status"].eq("ok")]
+        for truncation, group in diverged.groupby("truncation"):
+            ax.scatter(group["lag"], np.zeros(len(group)), color=palette[truncation], **DIVERGED)
+        for value in chance:
+            ax.axhline(value, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel("lag L (steps between a symbol and its recall)")
+        ax.set_ylabel("final held-out accuracy (fraction of target steps)")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xticks(sorted(runs["lag"].unique()))
+        n = panel.groupby("setting")["seed"].nunique().min()
+        ax.set_title(f"{cell}: mean and range over {n} seeds, dots per seed", fontsize=9)
+    handles, labels = axes[-1].get_legend_handles_labels()
     handles += [
         Line2D([], [], color="grey", linestyle=":"),
         Line2D([], [], color="grey", marker="X", linestyle=""),
     ]
-    labels += [f"chance (1/V = {', '.join(f'{c:.3g}' for c in chance)})", f"diverged run ({len(diverged)})"]
-    ax.legend(handles, labels, title="setting", fontsize=8)
-    T, n = sorted(runs["T"].unique()), runs.groupby("setting")["seed"].nunique().min()
-    ax.set_title(
-        f"Delayed recall, T = {', '.join(map(str, T))}: mean and range over {n} seeds, dots per seed",
-        fontsize=9,
-    )
+    n_diverged = int(runs["status"].ne("ok").sum())
+    labels += [f"chance (1/V = {', '.join(f'{c:.3g}' for c in chance)})", f"diverged run ({n_diverged})"]
+    axes[-1].legend(handles, labels, title="setting", fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle(f"Delayed recall, T = {', '.join(map(str, sorted(runs['T'].unique())))}", fontsize=10)
     return save_figure(fig, out_stem)
 
 
