@@ -22,7 +22,7 @@ import numpy as np
 from .contract import Problem, check_method, check_problem, check_training, default_segment
 from .plan import Window, plan
 
-Params = dict[str, Any]  # framework-native arrays keyed like PARAM_NAMES
+Params = dict[str, Any]  # framework-native arrays keyed like contract.param_names(cell)
 READOUT = ("W_hy", "b_y")
 
 

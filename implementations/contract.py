@@ -16,7 +16,7 @@ METHODS = ("bptt", "tbptt", "checkpointed")
 LOSSES = ("ce", "mse")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 CHECK_CHUNK = 256  # steps checked at a time, so that validation memory does not grow with T
-PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")  # the Elman cell's (rnn_tanh)
+PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")  # the Elman cell's (rnn_tanh); see param_names
 CELLS = ("rnn_tanh", "lstm", "gru")
 GATES = {"rnn_tanh": 1, "lstm": 4, "gru": 3}  # stacked pre-activations per hidden unit (SPEC.md gate order)
 
