@@ -2,7 +2,7 @@
 
 A forward step of a cell with G stacked gates (rnn_tanh 1, gru 3, lstm 4) costs
 F = 2B(G*DH + G*HH + HO) matmul FLOPs, a backward step about 2F. A step kept for the
-backward holds SAVED_PER_STEP[cell] * B * H values.
+backward holds SAVED_PER_STEP[cell] * B * H values, a checkpointed state STATE_VALUES[cell].
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from implementations.contract import GATES
+from implementations.contract import GATES, default_segment
 from implementations.schedule import bptt_schedule, tbptt_schedule
 
 # Values per hidden unit that a step keeps for the backward: rnn_tanh h; lstm the four
 # gates, c and h; gru the three gates, the reset gate's recurrent input and h.
 SAVED_PER_STEP = {"rnn_tanh": 1, "lstm": 6, "gru": 5}
+STATE_VALUES = {"rnn_tanh": 1, "lstm": 2, "gru": 1}  # a cell's state: h, or (h, c)
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,25 @@ def step_flops(B: int, D: int, H: int, O: int, cell: str = "rnn_tanh") -> int:
 
 
 def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k1=None, k2=None,
-         mode: str = "training", cell: str = "rnn_tanh") -> Cost:
+         mode: str = "training", segment=None, cell: str = "rnn_tanh") -> Cost:
     """Cost of one pass over one sequence.
 
     BPTT: T forward and T backward steps, T states kept. TBPTT: in training mode every
     window (a_j, t_j] is run forward, sum_j (t_j - a_j) steps; in gradient mode the
     ideal is T forward steps (our implementations recompute like training mode); both
-    run sum_j (t_j - s_j) backward steps and keep at most k2 states.
+    run sum_j (t_j - s_j) backward steps and keep at most k2 states. Checkpointed BPTT
+    (spacing c = segment, default ceil(sqrt(T))): T forward steps, then every segment but
+    the last is recomputed in the backward (the implementations keep the last one), T
+    backward steps; it keeps ceil(T/c) checkpoints plus one segment's min(c, T) steps.
     """
+    unit = B * H * np.dtype(dtype).itemsize
+    F = step_flops(B, D, H, O, cell)
+    if method == "checkpointed":
+        c = segment or default_segment(T)
+        n_segments = -(-T // c)
+        recomputed = (n_segments - 1) * c
+        kept = n_segments * STATE_VALUES[cell] + min(c, T) * SAVED_PER_STEP[cell]
+        return Cost(T + recomputed, T, (T + recomputed) * F + 2 * T * F, kept * unit)
     updates = bptt_schedule(T) if method == "bptt" else tbptt_schedule(T, k1, k2)
     forward = backward = kept = 0
     for update in updates:
@@ -50,6 +62,4 @@ def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k
         kept = max(kept, update.n_backward)
     if mode == "gradient":
         forward = T
-    F = step_flops(B, D, H, O, cell)
-    saved = kept * SAVED_PER_STEP[cell] * B * H * np.dtype(dtype).itemsize
-    return Cost(forward, backward, forward * F + 2 * backward * F, saved)
+    return Cost(forward, backward, forward * F + 2 * backward * F, kept * SAVED_PER_STEP[cell] * unit)

@@ -171,7 +171,7 @@ class JaxRNN(Implementation):
     def _call(self, function, *args, **static):
         """function(*args, **static), noting each distinct program while measuring."""
         if self._compiled is not None:
-            shapes = tuple((np.shape(a), str(np.result_type(a))) for a in jax.tree_util.tree_leaves(args))
+            shapes = tuple((np.shape(a), str(a.dtype)) for a in jax.tree_util.tree_leaves(args))
             float64 = any(dtype == "float64" for _, dtype in shapes)
             self._compiled.setdefault((function, shapes, tuple(static.items())), (function, args, static, float64))
         return function(*args, **static)

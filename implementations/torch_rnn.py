@@ -92,6 +92,7 @@ class TorchRNN(Implementation):
         """(outputs (n,B,H), final state) of n steps of `cell` over x (n,B,D) from `state`
         (None: zeros), under whatever graph mode is in force."""
         states = forward_states(params, state, x, cell)
+        # the final state is not a view of the stack: that would keep the stack alive
         return torch.stack([hidden(s) for s in states]), states[-1]
 
     def readout(self, params, outputs):

@@ -96,4 +96,4 @@ def test_two_configurations_are_refused():
 def test_settings_are_labelled_in_the_study_words():
     assert benchmarks.setting_label("bptt", np.nan, np.nan) == "BPTT"
     assert benchmarks.setting_label("tbptt", 16.0, 32.0) == "TBPTT(16, 32)"
-    assert benchmarks.setting_label("tbptt", 16.0, 32.0, "lstm") == "LSTM TBPTT(16, 32)"
+    assert benchmarks.setting_label("tbptt", 16.0, 32.0, cell="lstm") == "LSTM TBPTT(16, 32)"

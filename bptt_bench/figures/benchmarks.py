@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLoca
 
 import implementations
 from bptt_bench.figures import save_figure
+from implementations.contract import default_segment
 
 MIB = 2**20
 IMPL_ORDER = implementations.NAMES
@@ -42,9 +43,13 @@ IQR_NOTE = "error bars: interquartile range of the repeats, centred on the media
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 0.01 rather than 10^-2 on log scales
 
 
-def setting_label(method: str, k1, k2, cell: str = "rnn_tanh") -> str:
-    """'BPTT' or 'TBPTT(k1, k2)', prefixed 'LSTM ' or 'GRU ' for a gated cell."""
-    label = "BPTT" if method == "bptt" else f"TBPTT({int(k1)}, {int(k2)})"
+def setting_label(method: str, k1, k2, segment=None, T=None, cell: str = "rnn_tanh") -> str:
+    """'BPTT', 'TBPTT(k1, k2)', 'checkpointed(c=64)' or, where c = ceil(sqrt(T)), 'checkpointed(c=√T)';
+    prefixed 'LSTM ' or 'GRU ' for a gated cell."""
+    if method == "checkpointed":
+        label = "checkpointed(c=√T)" if segment == default_segment(int(T)) else f"checkpointed(c={int(segment)})"
+    else:
+        label = "BPTT" if method == "bptt" else f"TBPTT({int(k1)}, {int(k2)})"
     return label if cell == "rnn_tanh" else f"{cell.upper()} {label}"
 
 
@@ -61,11 +66,13 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"figures expect one configuration {CONFIG} per table, got {len(configs)}")
     if "cell" not in table:  # tables from before the gated cells
         table = table.assign(cell="rnn_tanh")
+    segments = table["segment"] if "segment" in table else [None] * len(table)
     labelled = table.assign(
-        setting=[setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"], table["cell"])],
+        setting=[setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"], segments, table["T"],
+                                                     table["cell"])],
         ok=table["status"].eq("ok"),
     )
-    labelled = labelled.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL)
+    labelled = labelled.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL + ["setting"])
     return labelled.reset_index(drop=True)  # concatenated rows may repeat index labels
 
 

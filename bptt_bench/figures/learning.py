@@ -40,7 +40,8 @@ def _labelled(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         raise ValueError("the training table has no rows for this figure")
     table = _with_cell(table)
-    setting = [setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"], table["cell"])]
+    setting = [setting_label(m, k1, k2, cell=c) for m, k1, k2, c in zip(table["method"], table["k1"], table["k2"],
+                                                                          table["cell"])]
     if table["impl"].nunique() > 1:
         setting = [f"{label} [{impl}]" for label, impl in zip(setting, table["impl"])]
     return table.assign(setting=setting)

@@ -39,12 +39,13 @@ class CellSpec:
     seed: int = 0
     time_limit_s: float = 300.0
     memory_budget_bytes: int | None = None
+    segment: int | None = None  # checkpointed BPTT's spacing c; None = ceil(sqrt(T))
     cell: str = "rnn_tanh"
 
     def __post_init__(self):
         if self.impl not in implementations.NAMES:
             raise ValueError(f"impl: unknown implementation {self.impl!r}; known: {', '.join(implementations.NAMES)}")
-        check_method(self.method, self.k1, self.k2)
+        check_method(self.method, self.k1, self.k2, self.segment)
         for name in ("T", "B", "H", "D", "O", "threads", "repeats"):
             check_positive_int(name, getattr(self, name))
         check_choice("dtype", self.dtype, ("float32", "float64"))
@@ -54,7 +55,8 @@ class CellSpec:
 
     @cached_property
     def cost(self):
-        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2, cell=self.cell)
+        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2,
+                    segment=self.segment, cell=self.cell)
 
 
 def measure_cell(spec: CellSpec, peak: dict | None = None) -> dict:
@@ -89,6 +91,7 @@ def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
     own_gemm = float(peak.get("per_impl", {}).get(spec.impl, {}).get("gflops_per_s", nan))
     row = {
         "impl": spec.impl, "cell": spec.cell, "method": spec.method, "T": spec.T, "k1": spec.k1, "k2": spec.k2,
+        "segment": spec.segment,
         "B": spec.B, "H": spec.H, "D": spec.D, "O": spec.O, "dtype": spec.dtype, "threads": spec.threads,
         "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
         "n_repeats": result.get("n_repeats", 0),

@@ -28,9 +28,12 @@ def measure(spec) -> dict:
     impl.set_threads(spec.threads)
     params, x, y, mask = random_problem(spec.T, spec.B, spec.D, spec.H, spec.O, spec.dtype, seed=spec.seed,
                                         cell=spec.cell)
-    truncation = {"cell": spec.cell} | ({} if spec.method == "bptt" else {"k1": spec.k1, "k2": spec.k2})
-    if spec.method == "bptt":
-        run = lambda: impl.loss_and_grad(params, x, y, mask)  # noqa: E731
+    truncation = {"k1": spec.k1, "k2": spec.k2} if spec.method == "tbptt" else {}
+    if spec.method == "checkpointed":
+        truncation = {"segment": spec.segment}
+    truncation["cell"] = spec.cell
+    if spec.method != "tbptt":
+        run = lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **truncation)  # noqa: E731
     else:
         run = lambda: impl.train_tbptt(params, x, y, mask, lr=spec.lr, **truncation)  # noqa: E731
     deadline = time.monotonic() + spec.time_limit_s
