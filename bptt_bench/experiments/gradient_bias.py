@@ -76,7 +76,7 @@ def gradient_bias(
             _, grads = implementation.loss_and_grad(theta, x, y, mask, method="bptt", loss=spec.loss, cell=cell)
             full = flatten(grads)
             for k1, k2 in truncations:
-                _, grads = implementation.loss_and_grad(theta, x, y, mask, "tbptt", spec.loss, k1, k2, cell)
+                _, grads = implementation.loss_and_grad(theta, x, y, mask, "tbptt", spec.loss, k1, k2, cell=cell)
                 truncated = flatten(grads)
                 norm_full, norm_truncated = np.linalg.norm(full), np.linalg.norm(truncated)
                 rows.append(
