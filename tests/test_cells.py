@@ -3,13 +3,13 @@ other, against finite differences, and the contract's identities. Measured error
 (pytest -s shows them)."""
 
 import itertools
-import sys
 
 import numpy as np
 import pytest
 
 import implementations
 import reference_cells
+from test_memory import output_bytes
 from test_validation import guarded  # noqa: F401  (fixture)
 from bptt_bench.problems import random_problem
 from conftest import max_gradient_error, relative_error
@@ -224,8 +224,8 @@ def test_tbptt_memory_does_not_grow_with_T(impls, cell):
         else:
             run = lambda: impl.train_tbptt(params, x, y, mask, k1=32, k2=32, lr=0.01, cell=cell)  # noqa: E731
         result, value = impl.measure_peak_bytes(run, inputs=(x, y, mask))
-        if isinstance(result[0], list):  # tracemalloc (NumPy) also sees the returned segment losses
-            value -= sys.getsizeof(result[0]) + sum(sys.getsizeof(v) for v in result[0])
+        if implementations.REGISTRY[impl.name].native_memory == "tracemalloc":  # sees the returned losses too
+            value -= output_bytes(result[0])
         return value
 
     for name, impl in impls.items():
