@@ -211,10 +211,17 @@ def test_forget_bias_is_lstm_only():
         random_problem(T=2, B=1, D=2, H=3, O=2, cell="gru", forget_bias=1.0)
 
 
+# Long sequence of the streaming check. PyTorch's measure (a saved-tensor hook with a finalizer per
+# tensor) costs ~2 ms per gated step, so its frameworks stop at 20,000 steps (still 20x the short run;
+# test_memory checks the Elman cell at 100,000 in every framework).
+LONG_T = {"numpy": 100_000, "jax": 100_000}
+
+
 @pytest.mark.parametrize("cell", GATED)
 def test_tbptt_memory_does_not_grow_with_T(impls, cell):
     """Streaming: each framework's own peak for online TBPTT(32, 32) is the same at 100,000 steps
-    as at 1,000 (the carried (h, c) pair included); BPTT's grows with T (the measure can tell)."""
+    (20,000 for PyTorch) as at 1,000, the carried (h, c) pair included; BPTT's grows with T (the
+    measure can tell)."""
     sizes = dict(B=2, D=3, H=8, O=3, seed=3, cell=cell)
 
     def peak(impl, T, method="tbptt"):
@@ -229,9 +236,10 @@ def test_tbptt_memory_does_not_grow_with_T(impls, cell):
         return value
 
     for name, impl in impls.items():
-        short, long = peak(impl, 1_000), peak(impl, 100_000)
+        long_T = LONG_T.get(name, 20_000)
+        short, long = peak(impl, 1_000), peak(impl, long_T)
         window_states = 32 * sizes["B"] * sizes["H"] * 4
         assert short >= window_states, f"{name}: measured {short} B, less than the window's own states"
-        assert long <= 1.1 * short, f"{name} {cell}: {long} B at T=100000 vs {short} B at T=1000"
+        assert long <= 1.1 * short, f"{name} {cell}: {long} B at T={long_T} vs {short} B at T=1000"
         grows = peak(impl, 800, "bptt") / peak(impl, 200, "bptt")
         assert 3.0 <= grows <= 5.0, f"{name} {cell}: BPTT memory x{grows:.2f} for 4x the steps"
