@@ -10,6 +10,7 @@ from dataclasses import fields
 
 import implementations
 
+from .costmodel import MODES
 from .measure.cell import CellSpec, measure_cell
 from .measure.peak import machine_peak
 
@@ -57,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     measure.add_argument("--threads", type=int)
     measure.add_argument("--repeats", type=int)
     measure.add_argument("--seed", type=int)
+    measure.add_argument("--mode", choices=MODES, help="what is timed: training on one sequence (default) or the gradient only")
     measure.add_argument("--time-limit-s", dest="time_limit_s", type=float)
     measure.add_argument("--peak", default="auto", help="machine peak GFLOP/s: 'auto' (measure it), 'none', or a number")
     measure.add_argument("--json", action="store_true", help="print the row as one JSON line")

@@ -14,13 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 PROVENANCE_COLUMNS = [
-    "python_version", "numpy_version", "torch_version", "jax_version", "blas", "cpu_model",
+    "python_version", "numpy_version", "torch_version", "jax_version", "blas", "environment", "cpu_model",
     "commit", "utc_time",
 ]
 
 BENCHMARK_COLUMNS = [
-    "impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype", "threads", "seed",
-    "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s",
+    "impl", "method", "mode", "T", "k1", "k2", "B", "H", "D", "O", "dtype", "threads", "seed",
+    "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers",
+    "cpu_s", "cpu_per_wall", "cpu_over_threads", "compile_s",
     "setup_s", "cell_wall_s", "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
     "gflops_per_s", "peak_gflops_per_s", "impl_gemm_gflops_per_s", "peak_fraction", "loss", "grad_norm",
 ] + PROVENANCE_COLUMNS

@@ -128,6 +128,17 @@ def test_smoke_study_physics(smoke_run):
 
 
 @pytest.mark.workflow
+def test_smoke_rows_time_one_computation_on_the_cores_they_say(smoke_run):
+    """BPTT and TBPTT rows time the same mode; a 1-thread cell's CPU seconds stay within 1.15x wall."""
+    table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv")
+    assert set(table["mode"]) == {"training"}
+    ok = table.query("status == 'ok' and threads == 1")
+    assert len(ok) and (ok["cpu_s"] > 0).all()
+    assert (ok["cpu_per_wall"] <= 1.15).all(), ok[["impl", "method", "T", "cpu_per_wall"]].to_string()
+    assert not ok["cpu_over_threads"].any()
+
+
+@pytest.mark.workflow
 def test_timed_cells_never_overlap(smoke_run):
     """Each row ends at utc_time after cell_wall_s seconds of worker: the intervals must be disjoint."""
     table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv").query("status != 'skipped'")

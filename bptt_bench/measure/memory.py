@@ -32,13 +32,28 @@ def _return_freed_memory() -> None:
         pass
 
 
+class PeakRSS:
+    """Context manager: `.bytes` is the peak RSS inside the block minus the RSS when it began
+    (None where the high-water mark cannot be reset)."""
+
+    def __enter__(self):
+        _return_freed_memory()
+        self.bytes = None
+        try:
+            self._baseline = _status_bytes("VmRSS")
+            _CLEAR_REFS.write_text("5")  # resets VmHWM to the current RSS
+        except (OSError, KeyError):
+            self._baseline = None
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._baseline is not None:
+            self.bytes = max(_status_bytes("VmHWM") - self._baseline, 0)
+        return False
+
+
 def measure_peak_rss(fn) -> tuple[object, int | None]:
     """(fn(), peak RSS during fn minus RSS just before it); None where the mark cannot be reset."""
-    _return_freed_memory()
-    try:
-        baseline = _status_bytes("VmRSS")
-        _CLEAR_REFS.write_text("5")  # resets VmHWM to the current RSS
-    except (OSError, KeyError):
-        return fn(), None
-    result = fn()
-    return result, max(_status_bytes("VmHWM") - baseline, 0)
+    with PeakRSS() as peak:
+        result = fn()
+    return result, peak.bytes

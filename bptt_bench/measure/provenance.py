@@ -42,14 +42,16 @@ def commit() -> str:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def provenance(blas: str = "") -> dict[str, str]:
-    """The PROVENANCE_COLUMNS of a row; `blas` is the implementation's own description."""
+def provenance(blas: str = "", environment: str = "") -> dict[str, str]:
+    """The PROVENANCE_COLUMNS of a row; `blas` is the implementation's own description,
+    `environment` the thread and kernel variables in force in the measuring process."""
     return {
         "python_version": platform.python_version(),
         "numpy_version": _version("numpy"),
         "torch_version": _version("torch"),
         "jax_version": _version("jax"),
         "blas": blas,
+        "environment": environment,
         "cpu_model": cpu_model(),
         "commit": commit(),
         "utc_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
