@@ -21,7 +21,7 @@ PROVENANCE_COLUMNS = [
 BENCHMARK_COLUMNS = [
     "impl", "method", "mode", "T", "k1", "k2", "B", "H", "D", "O", "dtype", "threads", "seed",
     "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers",
-    "cpu_s", "cpu_per_wall", "cpu_over_threads", "compile_s",
+    "time_total_s", "cpu_s", "cpu_per_wall", "cpu_over_threads", "compile_s",
     "setup_s", "cell_wall_s", "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
     "gflops_per_s", "peak_gflops_per_s", "impl_gemm_gflops_per_s", "peak_fraction", "loss", "grad_norm",
 ] + PROVENANCE_COLUMNS

@@ -99,7 +99,7 @@ def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
         "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
         "n_repeats": result.get("n_repeats", 0),
         **{key: result.get(key, nan) for key in (
-            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "cpu_s", "cpu_per_wall", "compile_s", "setup_s", "cell_wall_s",
+            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "time_total_s", "cpu_s", "cpu_per_wall", "compile_s", "setup_s", "cell_wall_s",
             "peak_rss_bytes", "framework_peak_bytes", "loss", "grad_norm")},
         "analytic_activation_bytes": model.activation_bytes, "flops": model.flops,
         "gflops_per_s": gflops, "peak_gflops_per_s": machine, "impl_gemm_gflops_per_s": own_gemm,

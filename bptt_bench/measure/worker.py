@@ -76,7 +76,7 @@ def measure(spec) -> dict:
     return {
         "status": status, "reason": reason, "n_repeats": timing.n_repeats,
         "time_median_s": timing.median_s, "time_iqr_s": timing.iqr_s, "time_min_s": timing.min_s,
-        "n_outliers": timing.n_outliers, "cpu_s": timing.cpu_median_s, "cpu_per_wall": timing.cpu_per_wall,
+        "n_outliers": timing.n_outliers, "time_total_s": math.fsum(timing.times_s), "cpu_s": timing.cpu_median_s, "cpu_per_wall": timing.cpu_per_wall,
         "compile_s": max(first_s - timing.median_s, 0.0) if impl.compiles else 0.0,
         "setup_s": setup_s, "peak_rss_bytes": peak_rss.bytes, "framework_peak_bytes": framework_peak,
         "loss": loss, "grad_norm": grad_norm, "blas": impl.backend_info(), "environment": environment_in_force(),
