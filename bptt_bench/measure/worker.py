@@ -46,11 +46,12 @@ def loss_and_grad_norm(spec, params, result) -> tuple[float, float]:
 
 def measure(spec) -> dict:
     """Warm-up (compilation included; the framework's own memory figure is taken here), then
-    the timed repeats, which also give the peak RSS, the loss and the gradient norm."""
+    the timed repeats, which also give the peak RSS (above the RSS before the warm-up; see
+    memory.py), the loss and the gradient norm."""
     import implementations
     from bptt_bench.problems import random_problem
 
-    from .memory import PeakRSS
+    from .memory import PeakRSS, resident_bytes
     from .timing import time_call, time_repeats
 
     impl = implementations.load(spec.impl)
@@ -59,12 +60,13 @@ def measure(spec) -> dict:
     run = timed_computation(impl, spec, params, x, y, mask)
     deadline = time.monotonic() + spec.time_limit_s
     setup_s = time.monotonic() - STARTED
+    baseline_rss = resident_bytes()
 
     (_, first_s), framework_peak = impl.measure_peak_bytes(lambda: time_call(run), inputs=(x, y, mask))
     if time.monotonic() > deadline:
         return {"status": "timeout", "reason": f"warm-up alone took {first_s:.1f} s > time limit {spec.time_limit_s} s",
                 "setup_s": setup_s}
-    with PeakRSS() as peak_rss:
+    with PeakRSS(baseline_rss) as peak_rss:
         timing = time_repeats(run, spec.repeats, deadline)
     loss, grad_norm = loss_and_grad_norm(spec, params, timing.first_result)
 
