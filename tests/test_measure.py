@@ -63,9 +63,10 @@ def test_cell_environment_sets_threads():
 
 
 def test_cell_environment_keeps_user_settings():
-    user = {"OPENBLAS_CORETYPE": "Haswell", "OMP_NUM_THREADS": "2", "XLA_FLAGS": "--xla_dump_to=/tmp/dump"}
+    user = {"OPENBLAS_CORETYPE": "Haswell", "OMP_NUM_THREADS": "8", "OMP_WAIT_POLICY": "ACTIVE", "XLA_FLAGS": "--xla_dump_to=/tmp/dump"}
     env = cell_environment(1, base=user)
-    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["OMP_NUM_THREADS"] == "2"
+    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert env["OMP_NUM_THREADS"] == "1"  # the cell's threads: Snakemake sets the rule's threads in every job
     assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/dump --xla_cpu_multi_thread_eigen=false"
     mine = "--xla_cpu_multi_thread_eigen=true"
     assert cell_environment(1, base={"XLA_FLAGS": mine})["XLA_FLAGS"] == mine

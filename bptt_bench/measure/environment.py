@@ -25,10 +25,13 @@ RECORDED_VARIABLES = THREAD_VARIABLES + ("OMP_WAIT_POLICY", "OPENBLAS_CORETYPE",
 def cell_environment(threads: int, base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment variables for a process computing with `threads` threads.
 
-    A user's own settings win: thread counts, OMP_WAIT_POLICY and OPENBLAS_CORETYPE are
-    only set where absent, and XLA_FLAGS is extended, never replaced (the row records
-    what was in force). What bounds the cores a cell uses is its CPU affinity
-    (pin_to_cpus), which every framework obeys.
+    The thread counts are the cell's: its row says `threads`, and the variables found in
+    a job's environment are usually not a user's choice for the cell (Snakemake sets
+    OMP_NUM_THREADS etc. to the rule's threads, all cores, in every job). The user's
+    other settings win: OMP_WAIT_POLICY and OPENBLAS_CORETYPE are only set where absent,
+    and XLA_FLAGS is extended, never replaced. The row records what was in force. What
+    bounds the cores a cell uses is its CPU affinity (pin_to_cpus), which every
+    framework obeys.
 
     OpenBLAS's runtime detection does not know every CPU (on AMD Zen 5 it falls back to
     its Haswell kernels, half the AVX-512 throughput), so where the CPU has AVX-512 and
@@ -36,7 +39,7 @@ def cell_environment(threads: int, base: dict[str, str] | None = None) -> dict[s
     """
     env = dict(os.environ if base is None else base)
     for name in THREAD_VARIABLES:
-        env.setdefault(name, str(threads))
+        env[name] = str(threads)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env["XLA_FLAGS"] = extend_xla_flags(env.get("XLA_FLAGS", ""), threads)
     if AVX512_FLAGS <= cpu_flags():
