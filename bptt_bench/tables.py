@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+import implementations
+
+# One version column per framework package of the registry (numpy_version, torch_version, ...).
 PROVENANCE_COLUMNS = [
-    "python_version", "numpy_version", "torch_version", "jax_version", "blas", "environment", "cpu_model",
+    "python_version", *(f"{package}_version" for package in implementations.PACKAGES), "blas", "environment", "cpu_model",
     "commit", "utc_time",
 ]
 

@@ -147,14 +147,14 @@ def test_raising_cell_becomes_an_error_row(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("kernel exploded")
 
-    monkeypatch.setattr(implementations.load("numpy"), "train_tbptt", broken)
+    monkeypatch.setattr(implementations.load("numpy"), "train", broken)
     result = worker.run_job(spec_job())
     assert result == {"status": "error", "reason": "RuntimeError: kernel exploded"}
 
 
 def test_non_finite_loss_becomes_a_nan_row(monkeypatch):
     impl = implementations.load("numpy")
-    original = impl.train_tbptt
-    monkeypatch.setattr(impl, "train_tbptt", lambda *a, **k: ([math.nan], original(*a, **k)[1]))
+    original = impl.train
+    monkeypatch.setattr(impl, "train", lambda *a, **k: ([math.nan], original(*a, **k)[1]))
     result = worker.run_job(spec_job())
     assert result["status"] == "nan" and "non-finite" in result["reason"]

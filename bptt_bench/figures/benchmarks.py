@@ -23,14 +23,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator, PercentFormatter
 
+import implementations
 from bptt_bench.figures import save_figure
 
 MIB = 2**20
-IMPL_ORDER = ("numpy", "torch", "jax")
+IMPL_ORDER = implementations.NAMES
 CELL = ["impl", "method", "T", "k1", "k2"]
 CONFIG = ["B", "H", "D", "O", "dtype", "threads"]
 # What framework_peak_bytes measures in each implementation.
-NATIVE_PEAK = {"numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}
+NATIVE_PEAK = {name: entry.native_memory for name, entry in implementations.REGISTRY.items()}
 MEMORY_MEASURES = (  # (legend label, column, line style, marker)
     ("peak RSS (baseline subtracted)", "peak_rss_bytes", "-", "o"),
     ("framework-native peak", "framework_peak_bytes", "--", "s"),

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import implementations
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
@@ -47,9 +49,7 @@ def provenance(blas: str = "", environment: str = "") -> dict[str, str]:
     `environment` the thread and kernel variables in force in the measuring process."""
     return {
         "python_version": platform.python_version(),
-        "numpy_version": _version("numpy"),
-        "torch_version": _version("torch"),
-        "jax_version": _version("jax"),
+        **{f"{package}_version": _version(package) for package in implementations.PACKAGES},
         "blas": blas,
         "environment": environment,
         "cpu_model": cpu_model(),

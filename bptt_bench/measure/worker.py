@@ -16,17 +16,16 @@ from .environment import environment_in_force, pin_to_cpus
 
 
 def timed_computation(impl, spec, params, x, y, mask):
-    """The computation a row times, as a call returning (loss, gradient norm) inputs.
+    """The computation a row times, as a call (its result gives the row's loss and gradient norm).
 
-    Training mode (every method): training on one sequence, BPTT one update, TBPTT
-    ceil(T/k1) updates; BPTT runs as TBPTT(T, T), which SPEC.md defines as identical.
-    Gradient mode: the loss and the (accumulated) gradient, no update.
+    Training mode (every method): training on one sequence, `impl.train` (BPTT: one
+    update; TBPTT: ceil(T/k1) updates). Gradient mode: the loss and the (accumulated)
+    gradient, no update.
     """
+    options = {key: getattr(spec, key) for key in ("k1", "k2") if getattr(spec, key) is not None}
     if spec.mode == "gradient":
-        truncation = {} if spec.method == "bptt" else {"k1": spec.k1, "k2": spec.k2}
-        return lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **truncation)
-    k1, k2 = (spec.T, spec.T) if spec.method == "bptt" else (spec.k1, spec.k2)
-    return lambda: impl.train_tbptt(params, x, y, mask, k1=k1, k2=k2, lr=spec.lr)
+        return lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **options)
+    return lambda: impl.train(params, x, y, mask, spec.method, lr=spec.lr, **options)
 
 
 def loss_and_grad_norm(spec, params, result) -> tuple[float, float]:
