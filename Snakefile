@@ -1,5 +1,6 @@
-# bptt-bench: `snakemake --cores 8` runs the default study (config/config.yaml);
-# `snakemake --report results/report.html` bundles its figures and tables.
+# bptt-bench: `snakemake` runs the default study (config/config.yaml, or a --configfile);
+# `snakemake --report results/report.html` bundles its figures and tables; the paper is
+# results/paper/paper.pdf.
 
 
 report: "workflow/report/workflow.rst"
@@ -9,6 +10,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/learning.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:
@@ -25,3 +27,8 @@ rule all:
         ),
         "results/findings.html",
         expand("results/tables/{table}.html", table=TABLES),
+        "results/paper/paper.pdf",
+        # every cell and learning part is a target too: one deleted is measured again
+        # (and its tables and figures redrawn), though the tables that held it exist
+        CELL_FILES,
+        PART_FILES,

@@ -119,13 +119,15 @@ def window_grad(params, state, x, y, mask, loss, carry_at, segment):
 
 class JaxRNN(Implementation):
     name = "jax"
+    devices = ("cpu", "cuda")
     compiles = True
 
     def __init__(self):
         self._compiled = None  # while measuring: distinct jitted calls, by signature
 
     def backend_info(self):
-        return f"XLA on {jax.devices()[0].platform} (jaxlib {metadata.version('jaxlib')})"
+        platforms = sorted({device.platform for device in jax.devices()} | {"cpu"})
+        return f"XLA on {', '.join(platforms)} (jaxlib {metadata.version('jaxlib')})"
 
     def measure_peak_bytes(self, run, inputs=()):
         """Largest XLA temp buffer (compiled memory analysis) over the programs run() used."""
@@ -145,13 +147,23 @@ class JaxRNN(Implementation):
     def _call(self, function, *args, **static):
         """function(*args, **static), noting each distinct program while measuring."""
         if self._compiled is not None:
-            shapes = tuple((np.shape(a), str(np.result_type(a))) for a in jax.tree_util.tree_leaves(args))
+            shapes = tuple((np.shape(a), str(a.dtype)) for a in jax.tree_util.tree_leaves(args))
             float64 = any(dtype == "float64" for _, dtype in shapes)
             self._compiled.setdefault((function, shapes, tuple(static.items())), (function, args, static, float64))
         return function(*args, **static)
 
     def precision(self, dtype):
         return jax.enable_x64(np.dtype(dtype) == np.float64)
+
+    def device_available(self, device):
+        try:
+            return bool(jax.devices(device))
+        except RuntimeError:  # no backend of that kind in this jaxlib (e.g. the CPU-only wheel)
+            return False
+
+    def on_device(self, device):
+        # Always explicit: with a CUDA jaxlib the default device is the GPU even for 'cpu'.
+        return jax.default_device(jax.devices(device)[0])
 
     def to_native(self, params):
         return {key: jnp.asarray(value) for key, value in params.items()}

@@ -1,4 +1,4 @@
-"""Where a number came from: versions, CPU, commit and time, for every table row."""
+"""Where a number came from: versions, CPU model and node (host name), commit and time, for every table row."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def provenance(blas: str = "", environment: str = "") -> dict[str, str]:
         "blas": blas,
         "environment": environment,
         "cpu_model": cpu_model(),
+        "node": platform.node(),
         "commit": commit(),
         "utc_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     }

@@ -7,12 +7,18 @@ Jobs: a CellSpec (time and memory of one cell), or {"peak": impl, "dtype", "thre
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
+import os
+import signal
 import sys
 import time
 
 from .environment import environment_in_force, pin_to_cpus
+from .process import PARENT_PID_VARIABLE
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def timed_computation(impl, spec, params, x, y, mask):
@@ -22,7 +28,7 @@ def timed_computation(impl, spec, params, x, y, mask):
     update; TBPTT: ceil(T/k1) updates). Gradient mode: the loss and the (accumulated)
     gradient, no update.
     """
-    options = {key: getattr(spec, key) for key in ("k1", "k2") if getattr(spec, key) is not None}
+    options = {key: getattr(spec, key) for key in ("k1", "k2", "segment") if getattr(spec, key) is not None}
     if spec.mode == "gradient":
         return lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **options)
     return lambda: impl.train(params, x, y, mask, spec.method, lr=spec.lr, **options)
@@ -63,17 +69,20 @@ def measure(spec) -> dict:
 
     (_, first_s), framework_peak = impl.measure_peak_bytes(lambda: time_call(run), inputs=(x, y, mask))
     if time.monotonic() > deadline:
-        return {"status": "timeout", "reason": f"warm-up alone took {first_s:.1f} s > time limit {spec.time_limit_s} s",
+        return {"status": "timeout", "reason": f"warm-up alone took {first_s:.3g} s > time limit {spec.time_limit_s:.3g} s",
                 "setup_s": setup_s}
     with PeakRSS(baseline_rss) as peak_rss:
         timing = time_repeats(run, spec.repeats, deadline)
+    if time.monotonic() > deadline:
+        return {"status": "timeout", "n_repeats": timing.n_repeats, "setup_s": setup_s, "time_median_s": timing.median_s,
+                "time_iqr_s": timing.iqr_s, "time_min_s": timing.min_s, "n_outliers": timing.n_outliers,
+                "reason": f"time limit {spec.time_limit_s:.3g} s reached after {timing.n_repeats} of {spec.repeats} "
+                          "repeats"}
     loss, grad_norm = loss_and_grad_norm(spec, params, timing.first_result)
 
     status, reason = "ok", ""
     if not (math.isfinite(loss) and math.isfinite(grad_norm)):
         status, reason = "nan", f"non-finite loss {loss} or gradient norm {grad_norm}"
-    elif timing.n_repeats < spec.repeats:
-        status, reason = "timeout", f"time limit {spec.time_limit_s} s reached after {timing.n_repeats} of {spec.repeats} repeats"
     return {
         "status": status, "reason": reason, "n_repeats": timing.n_repeats,
         "time_median_s": timing.median_s, "time_iqr_s": timing.iqr_s, "time_min_s": timing.min_s,
@@ -108,7 +117,19 @@ def run_job(job: dict) -> dict:
         return {"status": "error", "reason": f"{type(error).__name__}: {error}"}
 
 
+def die_with_parent() -> None:
+    """Ask the kernel for SIGKILL when the parent dies (Linux); exit now if it already has."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    parent = os.environ.get(PARENT_PID_VARIABLE)
+    if parent and os.getppid() != int(parent):
+        os._exit(1)
+
+
 def main() -> None:
+    die_with_parent()
     job = json.loads(sys.stdin.read())
     pin_to_cpus(job["threads"])
     print(json.dumps(run_job(job)))
