@@ -15,13 +15,14 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from bptt_bench.experiments import analysis
 from bptt_bench.experiments.training import RUN, final_rows
 from bptt_bench.figures import save_figure
 from bptt_bench.figures.benchmarks import setting_label
 
-LEARNED = 0.9  # a lag counts as learned when the mean final accuracy over seeds reaches this
 JOIN = ["impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype"]
 SPREAD = ("pi", 100)  # bands and bars: the range over seeds (or batches)
 DIVERGED = dict(marker="X", s=90, edgecolor="black", linewidth=0.8, zorder=5)
@@ -71,91 +72,123 @@ def _diverged_runs(table: pd.DataFrame) -> pd.DataFrame:
 
 # -- (a) learnable lag -----------------------------------------------------------------
 
+REGIME_TITLES = {
+    "gradient": "gradient mode: one update per sequence\n(only the gradient differs)",
+    "online_equal_data": "online, equal data: ceil(T/k1) updates per sequence",
+    "online_equal_updates": "online, equal updates: every setting n updates",
+}
 
-def _final_accuracy(training: pd.DataFrame) -> pd.DataFrame:
-    runs = _labelled(final_rows(training[training["task"].eq("delayed_recall")]))
-    if runs.empty:
-        raise ValueError("the training table has no delayed_recall runs")
-    return runs
+
+def _lag_label(method: str, k1, k2) -> str:
+    if method == "readout_only":
+        return "readout only (control)"
+    return setting_label(method, k1, k2)
 
 
-def plot_learnable_lag(training: pd.DataFrame, out_stem) -> list[Path]:
-    """(a) Final held-out accuracy on delayed recall vs the lag L; a line per setting, range over seeds."""
-    runs = _final_accuracy(training)
-    order = _order(runs)
-    palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
-    ax = fig.add_subplot()
-    ok = runs[runs["status"].eq("ok")]
-    sns.lineplot(
-        data=ok,
-        x="lag",
-        y="accuracy",
-        hue="setting",
-        hue_order=order,
-        palette=palette,
-        marker="o",
-        errorbar=SPREAD,
-        err_style="bars",
-        ax=ax,
-    )
-    ax.scatter(ok["lag"], ok["accuracy"], s=8, c=[palette[s] for s in ok["setting"]], alpha=0.5, zorder=3)
-    diverged = runs[~runs["status"].eq("ok")]
-    for setting, group in diverged.groupby("setting"):
-        ax.scatter(group["lag"], np.zeros(len(group)), color=palette[setting], **DIVERGED)
-    chance = runs["chance_accuracy"].unique()
-    for value in chance:
-        ax.axhline(value, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("lag L (steps between a symbol and its recall)")
-    ax.set_ylabel("final held-out accuracy (fraction of target steps)")
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_xticks(sorted(runs["lag"].unique()))
-    handles, labels = ax.get_legend_handles_labels()
+def plot_learnable_lag(table: pd.DataFrame, out_stem) -> list[Path]:
+    """(a) Held-out test accuracy on delayed recall vs the lag, one facet per regime.
+
+    Each setting at its validation-chosen learning rate: mean over seeds with the
+    bootstrap interval of the mean (bars), dots per seed; a filled marker where the lag
+    counts as learned (analysis.learned); the readout-only control as a grey band (its
+    interval) and dashed line, the floor that needs no backpropagation through time.
+    """
+    summary = _with_label(analysis.lag_summary(table))
+    if summary.empty:
+        raise ValueError("the learnable-lag table has no runs at a chosen learning rate")
+    final = _with_label(analysis.final_runs(table[table["lr_chosen"].astype(bool)]))
+    regimes = [regime for regime in REGIME_TITLES if regime in set(summary["regime"])]
+    trained = summary[~summary["method"].eq("readout_only")].drop_duplicates("setting")
+    trained = list(trained.assign(bptt=trained["method"].eq("bptt")).sort_values(["bptt", "k2", "k1"])["setting"])
+    palette = dict(zip(trained, sns.color_palette("colorblind", len(trained))))
+    offsets = dict(zip(trained, np.linspace(-0.3, 0.3, len(trained))))
+    fig = Figure(figsize=(4.6 * len(regimes) + 0.6, 4.6), layout="constrained")
+    axes = fig.subplots(1, len(regimes), squeeze=False, sharey=True)[0]
+    for ax, regime in zip(axes, regimes):
+        shown = summary[summary["regime"].eq(regime)]
+        runs = final[final["regime"].eq(regime)]
+        floor = shown[shown["method"].eq("readout_only")].sort_values("lag")
+        if len(floor):
+            ax.fill_between(floor["lag"], floor["low"], floor["high"], color="grey", alpha=0.25, linewidth=0)
+            ax.plot(floor["lag"], floor["accuracy"], color="grey", linestyle="--", marker=".")
+        for setting in trained:
+            line = shown[shown["setting"].eq(setting)].sort_values("lag")
+            if line.empty:
+                continue
+            x, color = line["lag"] + offsets[setting], palette[setting]
+            ax.errorbar(x, line["accuracy"], yerr=[line["accuracy"] - line["low"], line["high"] - line["accuracy"]],
+                        color=color, linewidth=1.2, capsize=2, label=setting)
+            ax.scatter(x, line["accuracy"], s=36, zorder=4, edgecolor=color,
+                       facecolor=[color if ok else "white" for ok in line["learned"]])
+            seeds = runs[runs["setting"].eq(setting)]
+            ax.scatter(seeds["lag"] + offsets[setting], seeds["test_accuracy"].fillna(0.0), s=6, color=color,
+                       alpha=0.5, zorder=3)
+        chance = shown["chance"].iloc[0]
+        ax.axhline(chance, color="grey", linestyle=":", linewidth=1)
+        ax.axhline(analysis.LEARNED_MEAN, color="black", linestyle=":", linewidth=0.6)
+        ax.set_xticks(sorted(shown["lag"].unique()))
+        ax.set_xlabel("lag L (steps between a symbol and its recall)")
+        ax.set_title(REGIME_TITLES[regime], fontsize=9)
+    axes[0].set_ylabel("held-out test accuracy at the chosen lr")
+    axes[0].set_ylim(-0.03, 1.03)
+    handles, names = axes[0].get_legend_handles_labels()
     handles += [
+        (Patch(color="grey", alpha=0.25, linewidth=0), Line2D([], [], color="grey", linestyle="--", marker=".")),
         Line2D([], [], color="grey", linestyle=":"),
-        Line2D([], [], color="grey", marker="X", linestyle=""),
+        Line2D([], [], color="black", linestyle=":", linewidth=0.6),
+        Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle=""),
     ]
-    labels += [f"chance (1/V = {', '.join(f'{c:.3g}' for c in chance)})", f"diverged run ({len(diverged)})"]
-    ax.legend(handles, labels, title="setting", fontsize=8)
-    T, n = sorted(runs["T"].unique()), runs.groupby("setting")["seed"].nunique().min()
-    ax.set_title(
-        f"Delayed recall, T = {', '.join(map(str, T))}: mean and range over {n} seeds, dots per seed",
+    names += ["readout only (control): the floor", f"chance (1/V = {chance:.3g})",
+              f"learned: mean >= {analysis.LEARNED_MEAN} (filled marker) and", "bootstrap low end > chance"]
+    fig.legend(handles, names, loc="outside right center", fontsize=8, title="setting")
+    T, n = int(final["T"].iloc[0]), int(summary["seeds"].min())
+    fig.suptitle(
+        f"Delayed recall, T = {T}: mean over {n} seeds with {int(100 * analysis.CONFIDENCE)}% bootstrap interval, "
+        "dots per seed; each setting at its validation-chosen learning rate",
         fontsize=9,
     )
     return save_figure(fig, out_stem)
 
 
-def _mean_final_accuracy(runs: pd.DataFrame) -> pd.Series:
-    """Mean final accuracy over seeds per (setting, lag); a diverged run counts as accuracy 0."""
-    return runs.fillna({"accuracy": 0.0}).groupby(["setting", "lag"])["accuracy"].mean()
+def _with_label(frame: pd.DataFrame) -> pd.DataFrame:
+    """frame with a `setting` column: 'TBPTT(k1, k2)', 'BPTT' or 'readout only (control)'."""
+    return frame.assign(setting=[_lag_label(*key) for key in zip(frame["method"], frame["k1"], frame["k2"])])
 
 
-def largest_learned_lag(training: pd.DataFrame) -> dict[str, int | None]:
-    """Per setting, the largest lag whose mean final accuracy over seeds is >= LEARNED (None if none)."""
-    runs = _final_accuracy(training)
-    mean = _mean_final_accuracy(runs)
+def largest_learned_lag(table: pd.DataFrame) -> dict[str, int | None]:
+    """'regime: setting' -> the largest learned lag (analysis.learned) at the chosen lr, None if none."""
     return {
-        setting: max((lag for lag, value in mean[setting].items() if value >= LEARNED), default=None)
-        for setting in _order(runs)
+        f"{regime}: {_lag_label(method, k1, k2)}": lag
+        for (regime, method, k1, k2), lag in analysis.largest_learned_lag(analysis.lag_summary(table)).items()
     }
 
 
-def summarize_learnable_lag(training: pd.DataFrame) -> str:
-    runs = _final_accuracy(training)
-    mean = _mean_final_accuracy(runs)
+def summarize_learnable_lag(table: pd.DataFrame) -> str:
+    summary = analysis.lag_summary(table)
+    largest = analysis.largest_learned_lag(summary)
+    past = analysis.beyond_reach(summary)
     parts = []
-    for setting, lag in largest_learned_lag(training).items():
-        by_lag = ", ".join(f"{value:.2f} at L = {L}" for L, value in mean[setting].items())
-        parts.append(f"{setting}: {'none' if lag is None else f'L = {lag}'} ({by_lag})")
-    n_diverged = int(runs["status"].ne("ok").sum())
+    for regime, shown in summary.groupby("regime", sort=False):
+        listed = []
+        for key, group in shown.groupby(analysis.SETTING, dropna=False, sort=False):
+            lag = largest[(regime, *analysis.setting_key(*key))]
+            by_lag = ", ".join(f"{row.accuracy:.2f} at L = {row.lag} (lr {row.lr:g})" for row in group.itertuples())
+            listed.append(f"{_lag_label(*key)}: largest learned {'none' if lag is None else f'L = {lag}'} ({by_lag})")
+        beyond = past[past["regime"].eq(regime)]
+        explained = (
+            f"; beyond their reach the trained settings average {beyond['accuracy'].mean():.2f}, "
+            f"the readout-only control {beyond['control'].mean():.2f} at the same lags"
+            if len(beyond) and beyond["control"].notna().any() else ""
+        )
+        parts.append(f"{regime}: " + "; ".join(listed) + explained)
+    n_diverged = int(summary["diverged"].sum())
     return (
         "Claim tested: TBPTT(k1, k2) has difficulty learning dependencies longer than its truncation "
-        "(with k1 <= k2, a target at position i of a segment gets k2 - k1 + i steps of backpropagation). "
-        f"Largest lag learned (mean final held-out accuracy >= {LEARNED} over seeds; diverged runs count 0): "
-        + "; ".join(parts)
-        + ". "
-        f"Chance is {runs['chance_accuracy'].iloc[0]:.3g}; {n_diverged} of {len(runs)} runs diverged"
-        + (" (crosses on the x axis)." if n_diverged else ".")
+        "(a target gets at most k2 steps of backpropagation). A lag counts as learned when the mean held-out "
+        f"test accuracy over seeds is >= {analysis.LEARNED_MEAN} and the lower end of its "
+        f"{int(100 * analysis.CONFIDENCE)}% bootstrap interval is above chance, at the learning rate chosen on "
+        "validation. " + " | ".join(parts) + f". Chance is {summary['chance'].iloc[0]:.3g}; {n_diverged} runs at a "
+        "chosen learning rate diverged (counted as accuracy 0)."
     )
 
 

@@ -16,6 +16,7 @@ import implementations
 from implementations.contract import check_method
 
 from .. import tasks
+from ..experiments.learnable_lag import check_setting
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -61,9 +62,9 @@ def check_config(config: dict) -> dict:
         raise ConfigError(f"config error at benchmark.grids: grid names must be unique; got {names}")
     _check_impls("learning.impl", [learning["impl"]])
     _check_impls("learning.gradient_bias.impls", learning["gradient_bias"]["impls"])
-    for block in ("learnable_lag", "loss_curves"):
+    for block, check in (("learnable_lag", check_setting), ("loss_curves", check_method)):
         for i, setting in enumerate(learning[block]["settings"]):
-            _checked(f"learning.{block}.settings[{i}]", check_method, *setting)
+            _checked(f"learning.{block}.settings[{i}]", check, *setting)
     lag = learning["learnable_lag"]
     for i, value in enumerate(lag["lags"]):
         _checked(f"learning.learnable_lag.lags[{i}]", tasks.info, "delayed_recall",

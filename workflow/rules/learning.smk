@@ -25,7 +25,7 @@ rule learning_table:
     log:
         "logs/learning_table_{table}.log",
     wildcard_constraints:
-        table="training|gradient_bias|gradient_decay",
+        table="learnable_lag|training|gradient_bias|gradient_decay",
     conda:
         "../envs/bptt-bench.yaml"
     script:
@@ -34,6 +34,7 @@ rule learning_table:
 
 rule learning_figures:
     input:
+        learnable_lag="results/tables/learnable_lag.csv",
         training="results/tables/training.csv",
         gradient_bias="results/tables/gradient_bias.csv",
         gradient_decay="results/tables/gradient_decay.csv",

@@ -9,11 +9,11 @@ from bptt_bench.figures import learning
 from bptt_bench.tables import write_json
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w")
+lags = pd.read_csv(snakemake.input.learnable_lag)
 training = pd.read_csv(snakemake.input.training)
 bias = pd.read_csv(snakemake.input.gradient_bias)
 decay = pd.read_csv(snakemake.input.gradient_decay)
 benchmarks = pd.read_parquet(snakemake.input.benchmarks)
-lags = training[training["task"] == "delayed_recall"]
 curves = training[training["task"].isin(snakemake.params.curve_tasks)]
 tasks = tuple(snakemake.params.curve_tasks)
 
