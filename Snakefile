@@ -2,9 +2,13 @@
 # `snakemake --report results/report.html` bundles its figures and tables.
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/learning.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -20,3 +24,4 @@ rule all:
             ext=["png", "pdf"],
         ),
         "results/findings.html",
+        expand("results/tables/{table}.html", table=TABLES),

@@ -144,7 +144,8 @@ def test_report_bundles_figures_and_tables(smoke_run):
     done = subprocess.run(command + ["--report", str(report)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     text = report.read_text()
-    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html"))
+    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html",
+                                         "benchmarks.html", "training.html", "Start here"))
 
 
 @pytest.mark.workflow

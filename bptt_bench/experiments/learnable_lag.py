@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from bptt_bench import tasks
-from bptt_bench.experiments import analysis
+from bptt_bench.analysis import learnable_lag as analysis
 from bptt_bench.problems import init_params
 from implementations.contract import check_method, check_positive_int
 

@@ -11,7 +11,9 @@ def save_figure(fig, out_stem) -> list[Path]:
     """out_stem.png (150 dpi) and out_stem.pdf, each written atomically."""
     out_stem = Path(out_stem)
     return [
-        write_atomically(out_stem.with_suffix(f".{fmt}"),
-                         lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
+        write_atomically(
+            out_stem.with_suffix(f".{fmt}"),
+            lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"),
+        )
         for fmt in ("png", "pdf")
     ]

@@ -1,14 +1,10 @@
-"""Figures of the benchmark table (`tables.BENCHMARK_COLUMNS`), and their captions.
-
-The blocks of the grid are read from the rows, never assumed:
-
-- the *scaling block* is every setting (method, k1, k2) measured at >= 2 distinct T;
-- the *truncation block* is the T with the most distinct TBPTT (k1, k2) pairs.
+"""Figures of the benchmark table and what each says (numbers from `analysis.benchmarks`).
 
 Cells whose status is not 'ok' stay out of curves and colour scales, but are counted in
-panel titles (or named in heatmap cells) and in the captions, so failures stay visible.
-A table holds one configuration (B, H, D, O, dtype, threads); filter before plotting.
+panel titles (or named in heatmap cells) and in the findings, so failures stay visible.
+A table holds one configuration (B, H, D, O, dtype, threads); select it before plotting.
 Figures are built without pyplot (no global state, no GUI backend); PNG renders with Agg.
+Each draw_* returns the Figure; plot_* saves it as out_stem.png and out_stem.pdf.
 """
 
 from __future__ import annotations
@@ -18,155 +14,62 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.colors import LogNorm
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator, PercentFormatter
+from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator, PercentFormatter
 
-from bptt_bench.figures import save_figure
+from bptt_bench.analysis import benchmarks as analysis
+from bptt_bench.analysis import settings
+from bptt_bench.analysis.benchmarks import MODEL_MEMORY, NATIVE_MEMORY, SHARED_MEMORY
+from bptt_bench.figures import save_figure, style
+from bptt_bench.figures.style import REFERENCE, SettingStyle, impl_order, native_memory_label
 
 MIB = 2**20
-IMPL_ORDER = ("numpy", "torch", "jax")
-CELL = ["impl", "method", "T", "k1", "k2"]
-CONFIG = ["B", "H", "D", "O", "dtype", "threads"]
-# What framework_peak_bytes measures in each implementation.
-NATIVE_PEAK = {"numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}
-MEMORY_MEASURES = (  # (legend label, column, line style, marker)
-    ("peak RSS (baseline subtracted)", "peak_rss_bytes", "-", "o"),
-    ("framework-native peak", "framework_peak_bytes", "--", "s"),
-    ("analytic model (saved states)", "analytic_activation_bytes", ":", None),
-)
-IQR_NOTE = "error bars: interquartile range of the repeats, centred on the median"
-PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 0.01 rather than 10^-2 on log scales
+SHARED_LABEL = "peak RSS above the process baseline"
+MODEL_LABEL = "analytic model: states kept for the backward x B x H x itemsize"
+BARS = "bars: median ± half the interquartile range of the timed repeats"
+FLAGGED = dict(marker="o", s=120, facecolors="none", edgecolors="red", linewidths=1.2, zorder=6)
 
 
-def setting_label(method: str, k1, k2) -> str:
-    """'BPTT' or 'TBPTT(k1, k2)'."""
-    return "BPTT" if method == "bptt" else f"TBPTT({int(k1)}, {int(k2)})"
-
-
-def cells(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell (impl, method, T, k1, k2), with columns `setting` (label) and `ok`.
-
-    A cell measured twice (the scaling and truncation blocks may share one) keeps an ok
-    row over a failed one.
-    """
-    if table.empty:
-        raise ValueError("the benchmark table has no rows")
-    configs = table[CONFIG].drop_duplicates()
-    if len(configs) > 1:
-        raise ValueError(f"figures expect one configuration {CONFIG} per table, got {len(configs)}")
-    labelled = table.assign(
-        setting=[setting_label(*row) for row in zip(table["method"], table["k1"], table["k2"])],
-        ok=table["status"].eq("ok"),
-    )
-    labelled = labelled.sort_values("ok", ascending=False, kind="stable").drop_duplicates(CELL)
-    return labelled.reset_index(drop=True)  # concatenated rows may repeat index labels
-
-
-def scaling_block(table: pd.DataFrame) -> pd.DataFrame:
-    """Cells of the settings measured at >= 2 distinct T."""
-    rows = cells(table)
-    n_T = rows.groupby("setting")["T"].nunique()
-    rows = rows[rows["setting"].isin(n_T.index[n_T >= 2])]
-    if rows.empty:
-        raise ValueError("no setting (method, k1, k2) was measured at two or more values of T")
-    return rows
-
-
-def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
-    """(T, cells of the k1 x k2 grid at T, plus BPTT at T) for the T with the most TBPTT (k1, k2) pairs.
-
-    A k1 (k2) belongs to the grid when it was paired with more than half as many k2 (k1)
-    as the fullest one: this drops scaling-block settings that share the T, e.g. (32, 8)
-    beside a {4, 16, 64}^2 grid.
-    """
-    rows = cells(table)
-    tbptt = rows[rows["method"] == "tbptt"]
-    if tbptt.empty:
-        raise ValueError("no TBPTT cells in the table")
-    T = tbptt.drop_duplicates(["T", "k1", "k2"])["T"].value_counts().sort_index().idxmax()
-    rows, tbptt = rows[rows["T"] == T], tbptt[tbptt["T"] == T]
-    pairs = tbptt.drop_duplicates(["k1", "k2"])
-    in_grid = pd.Series(True, index=rows.index)
-    for k in ("k1", "k2"):
-        counts = pairs[k].value_counts()
-        in_grid &= rows[k].isin(counts.index[counts > counts.max() / 2])
-    return int(T), rows[in_grid | (rows["method"] == "bptt")]
-
-
-def _settings(rows: pd.DataFrame) -> list[str]:
-    """Setting labels in plotting order: BPTT first, then TBPTT by (k1, k2)."""
-    return list(rows.sort_values(["method", "k1", "k2"]).drop_duplicates("setting")["setting"])
-
-
-def _impls(rows: pd.DataFrame) -> list[str]:
-    present = set(rows["impl"])
-    return [i for i in IMPL_ORDER if i in present] + sorted(present - set(IMPL_ORDER))
-
-
-def _palette(rows: pd.DataFrame) -> dict[str, tuple]:
-    """BPTT in near-black, each TBPTT setting its own colour, the same in every panel."""
-    tbptt = [s for s in _settings(rows) if s != "BPTT"]
-    return {"BPTT": (0.15, 0.15, 0.15)} | dict(zip(tbptt, sns.color_palette("colorblind", len(tbptt))))
+def _style(rows: pd.DataFrame, setting_style: SettingStyle | None) -> SettingStyle:
+    order = settings.table_order(rows)
+    return SettingStyle(order) if setting_style is None else setting_style.extended(order)
 
 
 def _config_text(rows: pd.DataFrame) -> str:
     r = rows.iloc[0]
-    return f"B={r['B']:g}, H={r['H']:g}, D={r['D']:g}, O={r['O']:g}, {r['dtype']}, {r['threads']:g} thread(s)"
+    threads = int(r["threads"])
+    return f"{style.sizes_text(r)}, {threads} thread{'s' if threads > 1 else ''}"
+
+
+def _mode_text(rows: pd.DataFrame) -> str:
+    """What one timed repeat computes: the rows' `mode`, or the older tables' fixed description."""
+    if "mode" in rows and rows["mode"].notna().any():
+        return "timed: " + ", ".join(sorted(set(rows["mode"].dropna().astype(str)))) + " on one sequence"
+    return "timed: one pass over one sequence (BPTT: loss + gradient; TBPTT: training)"
 
 
 def _not_plotted(rows: pd.DataFrame) -> str:
-    """'2 cells not plotted: 1 timeout, 1 oom' ('3 cells not plotted: oom'), or '' when every cell is ok."""
-    counts = rows.loc[~rows["ok"], "status"].value_counts()
-    if counts.empty:
+    """'2 cells not plotted: 1 oom, 1 timeout', or '' when every cell is ok."""
+    counts = analysis.status_counts(rows)
+    if not counts:
         return ""
-    cells_word = "cell" if counts.sum() == 1 else "cells"
-    statuses = ", ".join(f"{n} {s}" for s, n in counts.items()) if len(counts) > 1 else counts.index[0]
-    return f"{counts.sum()} {cells_word} not plotted: {statuses}"
+    n = sum(counts.values())
+    return f"{n} cell{'s' if n > 1 else ''} not plotted: " + ", ".join(f"{k} {s}" for s, k in counts.items())
 
 
-def _failed_cells(rows: pd.DataFrame) -> str:
-    """Caption text on the cells that are not ok: named when few, counted per framework and status when many.
-
-    e.g. ' Not ok: numpy BPTT at T=4096 (timeout); 14 jax cells (error).'
-    """
-    failed = rows[~rows["ok"]].sort_values(["method", "k1", "k2", "T"])
-    parts = []
-    for impl in _impls(failed):
-        for status, group in failed[failed["impl"] == impl].groupby("status"):
-            if len(group) <= 2:
-                parts += [f"{impl} {r.setting} at T={r.T:g} ({status})" for r in group.itertuples()]
-            else:
-                parts.append(f"{len(group)} {impl} cells ({status})")
-    return " Not ok: " + "; ".join(parts) + "." if parts else ""
+def _dodge(drawn: list[str]) -> dict[str, float]:
+    """A factor per setting that shifts its points slightly along the log2 T axis, so equal values stay visible."""
+    n = len(drawn)
+    return {s: 2 ** (0.04 * (i - (n - 1) / 2)) for i, s in enumerate(drawn)}
 
 
-def _per_framework(table: pd.DataFrame, draw) -> tuple[Figure, np.ndarray, pd.DataFrame]:
-    """(figure, axes, scaling-block cells): one panel per framework over T, sharing both axes.
-
-    draw(ax, panel_cells, palette) plots one framework and returns a note for its title.
-    """
-    rows = scaling_block(table)
-    palette = _palette(rows)
-    impls = _impls(rows)
-    with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(4.3 * len(impls) + 2, 4.2), layout="constrained")
-        axes = fig.subplots(1, len(impls), sharex=True, sharey=True, squeeze=False)[0]
-    for ax, impl in zip(axes, impls):
-        panel = rows[rows["impl"] == impl]
-        absent = ", ".join(s for s in palette if s not in set(panel["setting"]))
-        notes = (draw(ax, panel, palette), _not_plotted(panel), absent and f"not run: {absent}")
-        note = "\n".join(n for n in notes if n)  # one line each: side-by-side titles must not collide
-        ax.set_title(impl + (f"\n{note}" if note else ""), fontsize=10)
-        _T_axis(ax, rows)
-    handles = [Line2D([], [], color=c, marker="o", label=s) for s, c in palette.items()]
-    fig.legend(handles=handles, title="setting", loc="outside right upper")
-    return fig, axes, rows
+DODGE_NOTE = "points offset slightly along T so that equal values stay visible"
 
 
 def _T_axis(ax, rows: pd.DataFrame) -> None:
-    """Log2 axis with a tick at every T of the block."""
+    """Log2 axis with a plain tick at every T of the block."""
     Ts = sorted(rows["T"].unique())
     ax.set_xscale("log", base=2)
     ax.set_xticks(Ts, [f"{T:g}" for T in Ts])
@@ -174,235 +77,506 @@ def _T_axis(ax, rows: pd.DataFrame) -> None:
     ax.set_xlabel("sequence length T (steps)")
 
 
-def _log_y(ax) -> None:
-    """Log y axis labelled 0.01, 0.1, 1 (with 2 and 5 between when it spans <= 3 decades); call after plotting."""
-    ax.set_yscale("log")
-    low, high = ax.get_ylim()
-    ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5) if high / low <= 1e3 else (1,)))
-    ax.yaxis.set_major_formatter(PLAIN)
-    ax.yaxis.set_minor_formatter(NullFormatter())
+def _panels(rows: pd.DataFrame, n_rows: int = 1, sharey="all") -> tuple[Figure, np.ndarray, list[str]]:
+    impls = impl_order(rows["impl"])
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(4.2 * len(impls) + 2.6, 3.9 * n_rows + 0.6), layout="constrained")
+        axes = fig.subplots(n_rows, len(impls), sharex=True, sharey=sharey, squeeze=False)
+    return fig, axes, impls
 
 
-def _draw_time(ax, panel: pd.DataFrame, palette: dict) -> str:
-    for setting, line in panel[panel["ok"]].sort_values("T").groupby("setting"):
-        median = line["time_median_s"]
-        # half the IQR either side, kept above 0 for the log axis
-        low = (line["time_iqr_s"] / 2).clip(upper=0.99 * median).fillna(0)
-        high = (line["time_iqr_s"] / 2).fillna(0)
-        ax.errorbar(line["T"], median, yerr=[low, high], color=palette[setting], marker="o", markersize=4,
-                    capsize=2)
-    return ""
+def _panel_title(ax, impl: str, panel: pd.DataFrame, drawn: list[str], extra: str = "") -> None:
+    """Framework name, then one line per note: failed cells, settings not run, extra."""
+    absent = [s for s in drawn if s not in set(panel["setting"])]
+    notes = [extra, _not_plotted(panel), absent and "not run: " + ", ".join(absent)]
+    ax.set_title("\n".join([impl] + [n for n in notes if n]), fontsize=10)
 
 
-def plot_time_vs_T(table: pd.DataFrame, out_stem) -> list[Path]:
-    """Time per sequence (s) vs T, log-log: one line per setting, one panel per framework."""
-    fig, axes, rows = _per_framework(table, _draw_time)
-    _log_y(axes[0])
-    axes[0].set_ylabel("time per sequence (s)")
-    fig.suptitle("Time of one pass over one sequence (BPTT: loss + gradient; TBPTT: training)\n"
-                 f"{_config_text(rows)}; {IQR_NOTE}", fontsize=10)
-    return save_figure(fig, out_stem)
+def _legend(fig, handles: list, title: str = "setting") -> None:
+    fig.legend(
+        handles=handles,
+        title=title,
+        loc="outside lower center",
+        ncols=min(len(handles), 5),
+        fontsize=9,
+        title_fontsize=9,
+    )
 
 
-def _draw_memory(ax, panel: pd.DataFrame, palette: dict) -> str:
-    non_positive = 0
-    for setting in _settings(panel):
+def _flag(ax, panel: pd.DataFrame, y: str, shift: dict) -> int:
+    """Ring the ok 1-thread cells that used more than one core; return how many."""
+    flagged = analysis.cpu_flagged(panel)
+    if len(flagged):
+        ax.scatter(flagged["T"] * flagged["setting"].map(shift), flagged[y], **FLAGGED)
+    return len(flagged)
+
+
+def _flag_handle() -> Line2D:
+    return Line2D(
+        [],
+        [],
+        linestyle="",
+        marker="o",
+        markersize=10,
+        markerfacecolor="none",
+        markeredgecolor="red",
+        label=f"used more cores than its threads\n(CPU / wall > {analysis.CPU_PER_WALL_LIMIT} x threads)",
+    )
+
+
+# -- time ---------------------------------------------------------------------------------
+
+
+def draw_time_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = None) -> Figure:
+    """Time per sequence (s) vs T, log-log: one line per setting, one panel per framework, shared axes."""
+    rows = analysis.scaling_block(table)
+    look = _style(rows, setting_style)
+    drawn = settings.table_order(rows)
+    fig, axes, impls = _panels(rows)
+    flagged, shift = 0, _dodge(drawn)
+    for ax, impl in zip(axes[0], impls):
+        panel = rows[rows["impl"] == impl]
+        for setting in drawn:
+            line = panel[(panel["setting"] == setting) & panel["ok"]].sort_values("T")
+            if line.empty:
+                continue
+            median = line["time_median_s"]
+            half_iqr = (line["time_iqr_s"] / 2).fillna(0)
+            bars = ax.errorbar(
+                line["T"] * shift[setting],
+                median,
+                yerr=[half_iqr.clip(upper=0.99 * median), half_iqr],
+                color=look.colour(setting),
+                marker=look.marker(setting),
+                markersize=5,
+                capsize=2,
+            )
+            style.tag(list(bars.lines[:1]) + list(bars.lines[2]), setting)
+        flagged += _flag(ax, panel, "time_median_s", shift)
+        _panel_title(ax, impl, panel, drawn)
+        _T_axis(ax, rows)
+    style.log_axis(axes[0, 0], "y")
+    axes[0, 0].set_ylabel("time per sequence (s)")
+    repeats = rows.loc[rows["ok"], "n_repeats"]
+    fig.suptitle(
+        f"Time per sequence against T — {_config_text(rows)}\n{_mode_text(rows)}; "
+        f"{BARS.replace('timed repeats', f'{repeats.max():g} timed repeats' if len(repeats) else 'timed repeats')}",
+        fontsize=10,
+    )
+    _legend(fig, [look.handle(s) for s in drawn] + ([_flag_handle()] if flagged else []))
+    return fig
+
+
+def plot_time_vs_T(table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None) -> list[Path]:
+    return save_figure(draw_time_vs_T(table, setting_style), out_stem)
+
+
+# -- memory -------------------------------------------------------------------------------
+
+
+def _memory_lines(ax, panel: pd.DataFrame, column: str, drawn: list[str], look: SettingStyle) -> int:
+    """Measured `column` (solid, ok cells, > 0) and the model (dotted, every cell) per setting; returns
+    the number of measured values <= 0 (not drawable on a log axis)."""
+    hidden, shift = 0, _dodge(drawn)
+    for setting in drawn:
         cells_of = panel[panel["setting"] == setting].sort_values("T")
-        for _, column, style, marker in MEMORY_MEASURES:
-            # the model holds for every cell; measurements only for ok ones
-            line = cells_of if column == "analytic_activation_bytes" else cells_of[cells_of["ok"]]
-            values = line[column]
-            non_positive += int((values <= 0).sum())
-            keep = values > 0  # a log axis cannot show 0 (e.g. RSS below the baseline)
-            ax.plot(line["T"][keep], values[keep] / MIB, color=palette[setting], linestyle=style, marker=marker,
-                    markersize=4)
-    native = f"native: {NATIVE_PEAK.get(panel['impl'].iloc[0], 'framework-reported')}"
-    return native + (f"; {non_positive} values <= 0 B not drawn" if non_positive else "")
+        measured = cells_of[cells_of["ok"]]
+        hidden += int((measured[column] <= 0).sum())
+        measured = measured[measured[column] > 0]
+        colour = look.colour(setting)
+        line = ax.plot(
+            measured["T"] * shift[setting],
+            measured[column] / MIB,
+            color=colour,
+            marker=look.marker(setting),
+            markersize=5,
+        )
+        model = ax.plot(
+            cells_of["T"], cells_of[MODEL_MEMORY] / MIB, color=colour, linestyle=":", linewidth=1.2
+        )
+        style.tag(line + model, setting)
+    return hidden
 
 
-def plot_memory_vs_T(table: pd.DataFrame, out_stem) -> list[Path]:
-    """Peak memory (MiB) vs T, log-log: measured RSS and framework-native peak beside the model."""
-    fig, axes, rows = _per_framework(table, _draw_memory)
-    _log_y(axes[0])
-    axes[0].set_ylabel("peak memory (MiB)")
-    fig.suptitle(f"Peak memory of one pass over one sequence vs T — {_config_text(rows)}\n"
-                 "analytic model: longest gradient window × B × H × itemsize "
-                 "(BPTT grows with T, TBPTT stays at k2)", fontsize=10)
-    measures = [Line2D([], [], color="0.3", linestyle=style, marker=marker, label=label)
-                for label, _, style, marker in MEMORY_MEASURES]
-    fig.legend(handles=measures, title="memory", loc="outside right lower")
-    return save_figure(fig, out_stem)
+def draw_memory_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = None) -> Figure:
+    """Peak memory (MiB) vs T, log-log, beside the analytic model (dotted).
+
+    Top row: peak RSS above baseline, measured alike in every framework, on one shared y axis.
+    Bottom row: each framework's native figure on its own y axis (it counts different things).
+    """
+    rows = analysis.scaling_block(table)
+    look = _style(rows, setting_style)
+    drawn = settings.table_order(rows)
+    fig, axes, impls = _panels(rows, n_rows=2, sharey=False)
+    for ax in axes[0, 1:]:
+        ax.sharey(axes[0, 0])
+    for column, impl in enumerate(impls):
+        panel = rows[rows["impl"] == impl]
+        hidden = _memory_lines(axes[0, column], panel, SHARED_MEMORY, drawn, look)
+        _panel_title(axes[0, column], impl, panel, drawn, hidden and f"{hidden} values <= 0 B not drawn")
+        native = _memory_lines(axes[1, column], panel, NATIVE_MEMORY, drawn, look)
+        title = f"{impl} native: {native_memory_label(impl)} (own axis)"
+        axes[1, column].set_title(
+            title + (f"\n{native} values <= 0 B not drawn" if native else ""), fontsize=10
+        )
+        for ax in axes[:, column]:
+            _T_axis(ax, rows)
+        style.log_axis(axes[1, column], "y")
+    style.log_axis(axes[0, 0], "y")
+    for ax in axes[0, 1:]:
+        ax.tick_params(labelleft=False)
+    axes[0, 0].set_ylabel(f"{SHARED_LABEL} (MiB)\nshared by every framework", fontsize=9)
+    axes[1, 0].set_ylabel("framework-native peak (MiB)\ncompare within a framework only", fontsize=9)
+    for ax in axes[0]:
+        ax.set_xlabel("")
+    fig.suptitle(f"Peak memory of one timed pass against T — {_config_text(rows)}\n{DODGE_NOTE}", fontsize=10)
+    _legend(
+        fig,
+        [look.handle(s) for s in drawn]
+        + [
+            Line2D([], [], color=REFERENCE, marker="o", label="measured (top: RSS; bottom: native)"),
+            style.reference_handle(
+                "analytic model, the setting's colour\n(states kept for the backward\n" "x B x H x itemsize)"
+            ),
+        ],
+    )
+    return fig
 
 
-def _heatmap(ax, tbptt: pd.DataFrame, column: str, scale: float, unit: str, cmap: str, k1s, k2s) -> None:
-    """k1 x k2 heatmap of column/scale over the ok cells; failed cells carry their status."""
-    grid = dict(index=pd.Index(k1s, name="k1"), columns=pd.Index(k2s, name="k2"))
+def plot_memory_vs_T(table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None) -> list[Path]:
+    return save_figure(draw_memory_vs_T(table, setting_style), out_stem)
+
+
+# -- truncation heatmaps --------------------------------------------------------------------
+
+
+def _norm(values: list[np.ndarray]) -> Normalize | None:
+    """One colour scale over the finite positive values of several panels: log when they span >= 3x."""
+    finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values]) if values else np.array([])
+    if finite.size == 0:
+        return None
+    low, high = finite.min(), finite.max()
+    if high >= 3 * low:
+        return LogNorm(low, high)
+    return Normalize(low * 0.95, high * 1.05) if high > low else Normalize(low * 0.9, low * 1.1)
+
+
+def _colourbar(fig, mappable, axes, label: str) -> None:
+    """A colourbar whose every tick is labelled, in plain numbers."""
+    bar = fig.colorbar(mappable, ax=axes, label=label, shrink=0.9)
+    low, high = mappable.norm.vmin, mappable.norm.vmax
+    if isinstance(mappable.norm, LogNorm):
+        for subs in ((1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)):
+            ticks = LogLocator(subs=subs).tick_values(low, high)
+            ticks = ticks[(ticks >= low) & (ticks <= high)]
+            if len(ticks) >= 3:
+                break
+        else:
+            ticks = np.array([low, high])
+    else:
+        ticks = MaxNLocator(4).tick_values(low, high)
+        ticks = ticks[(ticks >= low) & (ticks <= high)]
+    bar.ax.yaxis.set_minor_locator(NullLocator())
+    bar.set_ticks(ticks, labels=[f"{t:.3g}" for t in ticks])
+
+
+def _grid_values(tbptt: pd.DataFrame, column: str, scale: float, k1s, k2s) -> np.ndarray:
     ok = tbptt[tbptt["ok"]]
-    values = ok.pivot(index="k1", columns="k2", values=column).reindex(**grid) / scale
-    finite = values.to_numpy()[np.isfinite(values.to_numpy()) & (values.to_numpy() > 0)]
-    wide = finite.size and finite.max() >= 3 * finite.min()  # a log scale helps only over a wide range
-    scale_kws = ({"norm": LogNorm(finite.min(), finite.max())} if wide else {} if finite.size
-                 else {"vmin": 0, "vmax": 1, "cbar": False})  # no ok cell: nothing to scale
-    sns.heatmap(values, ax=ax, annot=values.map(lambda v: f"{v:.3g}" if np.isfinite(v) else ""), fmt="",
-                cmap=cmap, linewidths=0.5, cbar_kws={"label": unit}, **scale_kws)
-    if wide:
-        colorbar = ax.collections[0].colorbar.ax.yaxis
-        colorbar.set_major_locator(LogLocator(subs=(1, 2, 5)))
-        colorbar.set_major_formatter(PLAIN)
-        colorbar.set_minor_formatter(NullFormatter())
-    ax.set_facecolor("0.92")  # cells without an ok measurement
-    status = tbptt[~tbptt["ok"]].pivot(index="k1", columns="k2", values="status").reindex(**grid)
-    for (i, j), s in np.ndenumerate(status.to_numpy()):
-        if isinstance(s, str):
-            ax.text(j + 0.5, i + 0.5, s, ha="center", va="center", color="firebrick", fontsize=9)
-    ax.set_yticklabels([f"{k:g}" for k in k1s], rotation=0)
-    ax.set_xticklabels([f"{k:g}" for k in k2s])
-    ax.set_ylabel("k1 (segment length, steps)")
+    return (
+        ok.pivot(index="k1", columns="k2", values=column).reindex(index=k1s, columns=k2s) / scale
+    ).to_numpy(float)
+
+
+def _heatmap(ax, values: np.ndarray, status: np.ndarray, norm, cmap: str, k1s, k2s):
+    """k1 x k2 cells coloured by value (grey: no ok measurement, its status written in red)."""
+    colours = sns.color_palette(cmap, as_cmap=True).with_extremes(bad="0.88")
+    image = ax.imshow(np.ma.masked_invalid(values), norm=norm, cmap=colours, aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            shade = colours(norm(v)) if norm is not None else (1, 1, 1, 1)
+            dark = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] < 0.5
+            ax.text(
+                j, i, f"{v:.3g}", ha="center", va="center", fontsize=9, color="white" if dark else "black"
+            )
+        elif isinstance(status[i, j], str):
+            ax.text(j, i, status[i, j], ha="center", va="center", color="firebrick", fontsize=9)
+    ax.set_xticks(range(len(k2s)), [f"{k:g}" for k in k2s])
+    ax.set_yticks(range(len(k1s)), [f"{k:g}" for k in k1s])
     ax.set_xlabel("k2 (steps backpropagated)")
+    ax.set_ylabel("k1 (steps per segment)")
+    ax.grid(False)
+    return image
 
 
-def plot_truncation_heatmaps(table: pd.DataFrame, out_stem) -> list[Path]:
-    """k1 x k2 heatmaps at the truncation T: time and framework-native peak, one row per framework."""
-    T, rows = truncation_block(table)
+def draw_truncation_heatmaps(table: pd.DataFrame, setting_style: SettingStyle | None = None) -> Figure:
+    """k1 x k2 heatmaps at the truncation T, one row per framework: time and peak RSS on colour scales
+    shared by all frameworks; the native peak on each framework's own scale."""
+    T, rows = analysis.truncation_block(table)
     tbptt = rows[rows["method"] == "tbptt"]
     k1s, k2s = sorted(tbptt["k1"].unique()), sorted(tbptt["k2"].unique())
-    impls = _impls(rows)
-    fig = Figure(figsize=(10.5, 3.3 * len(impls) + 0.8), layout="constrained")
-    axes = fig.subplots(len(impls), 2, squeeze=False)
-    for (ax_time, ax_memory), impl in zip(axes, impls):
-        bptt = rows[(rows["impl"] == impl) & (rows["method"] == "bptt") & rows["ok"]]
-        time_ref = f" (BPTT: {bptt['time_median_s'].iloc[0]:.3g} s)" if len(bptt) else ""
-        memory_ref = f" (BPTT: {bptt['framework_peak_bytes'].iloc[0] / MIB:.3g} MiB)" if len(bptt) else ""
-        panel = tbptt[tbptt["impl"] == impl]
-        _heatmap(ax_time, panel, "time_median_s", 1, "time per sequence (s)", "rocket_r", k1s, k2s)
-        ax_time.set_title(f"{impl}: time per sequence{time_ref}", fontsize=10)
-        _heatmap(ax_memory, panel, "framework_peak_bytes", MIB, "framework-native peak (MiB)", "mako_r", k1s, k2s)
-        native = NATIVE_PEAK.get(impl, "framework-reported")
-        ax_memory.set_title(f"{impl}: peak memory, {native}{memory_ref}", fontsize=10)
-    r = rows.iloc[0]
-    fig.suptitle(f"TBPTT(k1, k2) at T={T}, B={r['B']:g}, H={r['H']:g} ({r['dtype']}): every k1 steps, "
-                 "backpropagate k2 steps\ngrey: not measured, or failed (status in red)",
-                 fontsize=10)
-    return save_figure(fig, out_stem)
+    impls = impl_order(rows["impl"])
+    columns = (
+        ("time_median_s", 1.0, "time per sequence (s)", "rocket_r", True),
+        (SHARED_MEMORY, MIB, f"{SHARED_LABEL} (MiB)", "mako_r", True),
+        (NATIVE_MEMORY, MIB, "native peak (MiB)", "crest", False),
+    )
+    fig = Figure(figsize=(15, 3.1 * len(impls) + 1.0), layout="constrained")
+    axes = fig.subplots(len(impls), 3, squeeze=False)
+    for col, (column, scale, label, cmap, shared) in enumerate(columns):
+        values = [_grid_values(tbptt[tbptt["impl"] == impl], column, scale, k1s, k2s) for impl in impls]
+        norm = _norm(values) if shared else None
+        for row, impl in enumerate(impls):
+            panel = tbptt[tbptt["impl"] == impl]
+            failed = panel[~panel["ok"]].pivot(index="k1", columns="k2", values="status")
+            status = failed.reindex(index=k1s, columns=k2s).to_numpy(object)
+            own = norm if shared else _norm([values[row]])
+            image = _heatmap(axes[row, col], values[row], status, own, cmap, k1s, k2s)
+            bptt = rows[(rows["impl"] == impl) & (rows["method"] == "bptt") & rows["ok"]]
+            reference = f"; BPTT {bptt[column].iloc[0] / scale:.3g}" if len(bptt) else ""
+            what = ["time (s)", "peak RSS (MiB)", f"native: {native_memory_label(impl)} (MiB)"][col]
+            axes[row, col].set_title(f"{impl}: {what}{reference}", fontsize=10)
+            if own is not None and (not shared or row == 0):
+                _colourbar(
+                    fig,
+                    image,
+                    axes[:, col] if shared else axes[row, col],
+                    label if shared else f"{impl} {label}, own scale",
+                )
+    fig.suptitle(
+        f"TBPTT(k1, k2) at T={T} — {_config_text(rows)}: every k1 steps, backpropagate k2 steps\n"
+        "time and peak RSS: one colour scale for all frameworks; native peak: each framework its own. "
+        "Grey: not measured, or failed (status in red)",
+        fontsize=10,
+    )
+    return fig
 
 
-def _peak_text(rows: pd.DataFrame) -> str:
-    peaks = rows["peak_gflops_per_s"].dropna()
-    if peaks.empty:
-        return "unknown"
-    low, high = peaks.min(), peaks.max()
-    return f"{low:.0f} GFLOP/s" if np.isclose(low, high, rtol=1e-3) else f"{low:.0f}–{high:.0f} GFLOP/s"
+def plot_truncation_heatmaps(
+    table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None
+) -> list[Path]:
+    return save_figure(draw_truncation_heatmaps(table, setting_style), out_stem)
 
 
-def _draw_peak_fraction(ax, panel: pd.DataFrame, palette: dict) -> str:
-    """Lines per setting, and the framework's own GEMM rate as a fraction of the peak: its ceiling."""
-    for setting, line in panel[panel["ok"]].sort_values("T").groupby("setting"):
-        ax.plot(line["T"], line["peak_fraction"], color=palette[setting], marker="o", markersize=4)
-    own_gemm = (panel["impl_gemm_gflops_per_s"] / panel["peak_gflops_per_s"]).median()
-    if not np.isfinite(own_gemm):
-        return ""
-    ax.axhline(own_gemm, color="0.3", linestyle="--", linewidth=1)
-    return f"dashed: its own GEMM, {100 * own_gemm:.0f}% of peak"
+# -- fraction of peak -----------------------------------------------------------------------
 
 
-def plot_peak_fraction(table: pd.DataFrame, out_stem) -> list[Path]:
-    """Achieved fraction of the measured matmul peak vs T, one line per setting, one panel per framework."""
-    fig, axes, rows = _per_framework(table, _draw_peak_fraction)
-    if rows.loc[rows["ok"], "peak_fraction"].max() > 0.5:  # the ceiling is worth drawing only when near
-        for ax in axes:
-            ax.axhline(1.0, color="0.4", linestyle=":")
-    axes[0].set_ylim(bottom=0)
-    axes[0].yaxis.set_major_formatter(PercentFormatter(1.0))
-    axes[0].set_ylabel("achieved / peak matmul GFLOP/s")
-    fig.suptitle(f"Achieved fraction of the machine's measured matmul peak ({_peak_text(rows)})\n"
-                 f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows); {_config_text(rows)}",
-                 fontsize=10)
-    return save_figure(fig, out_stem)
+def draw_peak_fraction(table: pd.DataFrame, setting_style: SettingStyle | None = None) -> Figure:
+    """Achieved fraction of the machine's measured matmul peak vs T, one line per setting, one panel per
+    framework; dashed: the framework's own large-GEMM rate, the ceiling of its per-step matmuls."""
+    rows = analysis.scaling_block(table)
+    look = _style(rows, setting_style)
+    drawn = settings.table_order(rows)
+    fig, axes, impls = _panels(rows)
+    top, flagged, shift, ceilings = 0.0, 0, _dodge(drawn), 0
+    for ax, impl in zip(axes[0], impls):
+        panel = rows[rows["impl"] == impl]
+        for setting in drawn:
+            line = panel[(panel["setting"] == setting) & panel["ok"]].sort_values("T")
+            if len(line):
+                style.tag(
+                    ax.plot(
+                        line["T"] * shift[setting],
+                        line["peak_fraction"],
+                        color=look.colour(setting),
+                        marker=look.marker(setting),
+                        markersize=5,
+                    ),
+                    setting,
+                )
+                top = max(top, 1.1 * line["peak_fraction"].max())
+        ceiling = analysis.own_gemm_fraction(panel)
+        if np.isfinite(ceiling):
+            ax.axhline(ceiling, color=REFERENCE, linestyle="--", linewidth=1.2)
+            top, ceilings = max(top, 1.1 * ceiling), ceilings + 1
+        flagged += _flag(ax, panel, "peak_fraction", shift)
+        _panel_title(
+            ax, impl, panel, drawn, np.isfinite(ceiling) and f"own GEMM: {100 * ceiling:.0f}% of peak"
+        )
+        _T_axis(ax, rows)
+    axes[0, 0].set_ylim(0, top or 1.0)
+    axes[0, 0].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    axes[0, 0].set_ylabel("achieved / machine's peak matmul FLOP rate (%)")
+    low, high = analysis.peak_range(rows)
+    peak = (
+        "unknown"
+        if not np.isfinite(low)
+        else (f"{low:.0f}" if np.isclose(low, high, rtol=1e-3) else f"{low:.0f}–{high:.0f}") + " GFLOP/s"
+    )
+    fig.suptitle(
+        f"Achieved FLOP rate as a fraction of the machine's measured matmul peak ({peak} = 100%)\n"
+        f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows); {_config_text(rows)}; "
+        f"{DODGE_NOTE}",
+        fontsize=10,
+    )
+    _legend(
+        fig,
+        [look.handle(s) for s in drawn]
+        + (
+            [style.reference_handle("the framework's own large-GEMM\nrate (its ceiling)", "--")]
+            if ceilings
+            else []
+        )
+        + ([_flag_handle()] if flagged else []),
+    )
+    return fig
 
 
-def _per_impl(rows: pd.DataFrame, value) -> str:
-    """'numpy 0.12 s, torch 0.05 s' for one row per framework, value(row) -> text, in framework order."""
-    by_impl = rows.set_index("impl")
-    return ", ".join(f"{i} {value(by_impl.loc[i])}" for i in _impls(rows))
+def plot_peak_fraction(
+    table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None
+) -> list[Path]:
+    return save_figure(draw_peak_fraction(table, setting_style), out_stem)
 
 
-def _seconds(row) -> str:
-    return f"{row['time_median_s']:.3g} s"
+# -- findings -----------------------------------------------------------------------------
 
 
-def _percent_of_peak(row) -> str:
-    return f"{100 * row['peak_fraction']:.3g}% ({row['setting']} at T={row['T']:g})"
-
-
-def _time_caption(table) -> str:
-    rows = scaling_block(table)
-    ok = rows[rows["ok"]]
-    T = ok["T"].max()
-    at_T = ok[ok["T"] == T]
-    parts = [f"{s}: {_per_impl(at_T[at_T['setting'] == s], _seconds)}" for s in _settings(at_T)]
-    return f"At T={T:g}, one pass over one sequence takes: " + "; ".join(parts) + "." + _failed_cells(rows)
-
-
-def _growth(line: pd.DataFrame, column: str) -> tuple[float, int, int]:
-    """(value at the largest T / value at the smallest T, smallest T, largest T) over a setting's cells."""
-    line = line.dropna(subset=[column]).sort_values("T")
-    return line[column].iloc[-1] / line[column].iloc[0], line["T"].iloc[0], line["T"].iloc[-1]
-
-
-def _memory_caption(table) -> str:
-    rows = scaling_block(table)
-    ok = rows[rows["ok"]]
-    text = []
-    bptt = rows[rows["method"] == "bptt"]
-    measured = ok[(ok["method"] == "bptt") & ok["framework_peak_bytes"].notna()]
-    if not measured.empty:
-        grows = []
-        for impl in _impls(measured):
-            ratio, T0, T1 = _growth(measured[measured["impl"] == impl], "framework_peak_bytes")
-            grows.append(f"×{ratio:.3g} ({impl}, T={T0:g}→{T1:g})")
-        model, T0, T1 = _growth(bptt.drop_duplicates("T"), "analytic_activation_bytes")
-        text.append(f"BPTT grows {', '.join(grows)}, against ×{model:.3g} in the model (T={T0:g}→{T1:g})")
-    flat = ok[(ok["method"] == "tbptt") & ok["framework_peak_bytes"].notna()]
-    spread = flat.groupby(["setting", "impl"])["framework_peak_bytes"].agg(lambda v: v.max() / v.min() - 1)
-    if len(spread):
-        (setting, impl), worst = spread.idxmax(), spread.max()
-        text.append(f"every TBPTT setting stays within {100 * worst:.3g}% of its smallest value across T "
-                    f"(largest spread: {setting}, {impl})")
-    if not text:
-        return "No framework-native peak memory was measured." + _failed_cells(rows)
-    return "Framework-native peak memory: " + "; ".join(text) + "." + _failed_cells(rows)
-
-
-def _truncation_caption(table) -> str:
-    T, rows = truncation_block(table)
-    tbptt = rows[rows["method"] == "tbptt"]
-    ok = tbptt[tbptt["ok"]]
-    parts = []
-    for impl in _impls(ok):
-        mine = ok[ok["impl"] == impl]
-        fastest = mine.loc[mine["time_median_s"].idxmin()]
-        memory = mine["framework_peak_bytes"] / MIB
-        parts.append(f"{impl} {mine['time_median_s'].min():.3g}–{mine['time_median_s'].max():.3g} s "
-                     f"(fastest {fastest['setting']}), {memory.min():.3g}–{memory.max():.3g} MiB")
-    n_pairs = len(tbptt.drop_duplicates(["k1", "k2"]))
-    return (f"At T={T}, over {n_pairs} (k1, k2) pairs, time per sequence and framework-native peak span: "
-            + "; ".join(parts) + "." + _failed_cells(tbptt))
-
-
-def _peak_caption(table) -> str:
-    rows = scaling_block(table)
-    ok = rows[rows["ok"] & rows["peak_fraction"].notna()]
-    best = ok.loc[ok.groupby("impl")["peak_fraction"].idxmax()]
-    reached = _per_impl(best, _percent_of_peak)
-    return (f"Against the measured matmul peak of {_peak_text(rows)}, the best cell of each framework reaches "
-            f"{reached}." + _failed_cells(rows))
-
-
-def summarize(table: pd.DataFrame) -> dict[str, str]:
-    """One plain-text caption sentence per figure, keyed by the figure's name (plot_<name>)."""
+def _records(frame: pd.DataFrame, formats: dict, headers: dict | None = None) -> dict:
+    """{'columns': [...], 'rows': [[text, ...]]} of a table, each column formatted by formats[column] and
+    headed by headers[column] (default: its name)."""
+    headers = headers or {}
     return {
-        "time_vs_T": _time_caption(table),
-        "memory_vs_T": _memory_caption(table),
-        "truncation_heatmaps": _truncation_caption(table),
-        "peak_fraction": _peak_caption(table),
+        "columns": [headers.get(c, c) for c in formats],
+        "rows": [[fmt(row[c]) for c, fmt in formats.items()] for _, row in frame.iterrows()],
+    }
+
+
+def _g3(v) -> str:
+    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3g}"
+
+
+def _failures(rows: pd.DataFrame) -> list[str]:
+    return [
+        f"{r.impl} {r.setting} at T={r.T:g}: {r.status} ({r.reason})"
+        for r in analysis.not_ok(rows).itertuples()
+    ]
+
+
+def summarize(table: pd.DataFrame) -> dict[str, dict]:
+    """Per figure (the name after plot_): 'title', 'says' (one sentence), 'table' (columns, rows of text), 'notes'."""
+    rows = analysis.scaling_block(table)
+    times = analysis.times_at_largest_T(rows)
+    T_max = int(rows.loc[rows["ok"], "T"].max())
+    failed_at_T = rows[~rows["ok"] & (rows["T"] == T_max)]
+    status = failed_at_T.pivot(index="setting", columns="impl", values="status").reindex_like(times)
+    time_table = times.map(_g3).mask(times.isna() & status.notna(), status).fillna("not run").reset_index()
+    memory = analysis.memory_growth(rows)
+    model = memory[memory["measure"] == MODEL_MEMORY]
+    measured = memory[memory["measure"] != MODEL_MEMORY].assign(
+        model_ratio=lambda m: m.apply(
+            lambda r: (
+                model.set_index("impl").loc[r["impl"], "ratio"] if r["impl"] in set(model["impl"]) else np.nan
+            ),
+            axis=1,
+        ),
+        what=lambda m: [
+            SHARED_LABEL if c == SHARED_MEMORY else f"native: {native_memory_label(i)}"
+            for c, i in zip(m["measure"], m["impl"])
+        ],
+    )
+    spread = analysis.flat_spread(rows, SHARED_MEMORY)
+    T, block = analysis.truncation_block(table)
+    ranges = analysis.truncation_ranges(block)
+    best = analysis.best_peak_fraction(rows)
+    flagged = analysis.cpu_flagged(rows)
+    flag_note = (
+        [
+            f"{len(flagged)} cells used more cores than their threads (CPU/wall > "
+            f"{analysis.CPU_PER_WALL_LIMIT} x threads), ringed in red: "
+            + ", ".join(f"{r.impl} {r.setting} at T={r.T:g}" for r in flagged.itertuples())
+        ]
+        if len(flagged)
+        else []
+    )
+    worst = spread.loc[spread["spread"].idxmax()] if len(spread) else None
+    return {
+        "time_vs_T": {
+            "title": f"Time per sequence at T={T_max} ({_config_text(rows)})",
+            "says": f"Median time per sequence of each setting at the largest T, in seconds ({_mode_text(rows)}).",
+            "table": _records(time_table, {"setting": str} | {i: str for i in impl_order(times.columns)}),
+            "notes": _failures(rows) + flag_note,
+        },
+        "memory_vs_T": {
+            "title": "How BPTT's peak memory grows with T",
+            "says": (
+                "BPTT's measured peak from the smallest to the largest T of its ok cells, against the analytic "
+                "model's growth over the same T"
+                + (
+                    f"; a TBPTT setting's peak RSS varies across T by at most ×{1 + worst['spread']:.3g} "
+                    f"({worst['setting']}, {worst['impl']})."
+                    if worst is not None
+                    else "."
+                )
+            ),
+            "table": _records(
+                measured,
+                {
+                    "impl": str,
+                    "what": str,
+                    "T_low": str,
+                    "T_high": str,
+                    "low": lambda b: _g3(b / MIB),
+                    "high": lambda b: _g3(b / MIB),
+                    "ratio": lambda r: f"×{r:.3g}",
+                    "model_ratio": lambda r: f"×{r:.3g}",
+                },
+                {
+                    "what": "measure",
+                    "T_low": "from T",
+                    "T_high": "to T",
+                    "low": "MiB at from T",
+                    "high": "MiB at to T",
+                    "ratio": "growth",
+                    "model_ratio": "model's growth",
+                },
+            ),
+            "notes": [
+                "The native figures count different things per framework: compare each only with itself."
+            ]
+            + _failures(rows),
+        },
+        "truncation_heatmaps": {
+            "title": f"The k1 x k2 grid at T={T}",
+            "says": "Span of time per sequence and of peak RSS over the grid's ok TBPTT cells, per framework.",
+            "table": _records(
+                ranges,
+                {
+                    "impl": str,
+                    "n_ok": str,
+                    "time_low_s": _g3,
+                    "time_high_s": _g3,
+                    "fastest": str,
+                    "memory_low_bytes": lambda b: _g3(b / MIB),
+                    "memory_high_bytes": lambda b: _g3(b / MIB),
+                },
+                {
+                    "n_ok": "ok cells",
+                    "time_low_s": "fastest (s)",
+                    "time_high_s": "slowest (s)",
+                    "fastest": "fastest setting",
+                    "memory_low_bytes": "lowest peak RSS (MiB)",
+                    "memory_high_bytes": "highest peak RSS (MiB)",
+                },
+            ),
+            "notes": _failures(block),
+        },
+        "peak_fraction": {
+            "title": "Fraction of the machine's matmul peak",
+            "says": "The best ok cell of each framework, against the machine's peak and the framework's own GEMM rate.",
+            "table": _records(
+                best,
+                {
+                    "impl": str,
+                    "setting": str,
+                    "T": lambda t: f"{t:g}",
+                    "peak_fraction": lambda f: f"{100 * f:.3g}%",
+                    "own_gemm_fraction": lambda f: f"{100 * f:.3g}%" if np.isfinite(f) else "",
+                },
+                {
+                    "setting": "best cell",
+                    "peak_fraction": "of the machine's peak",
+                    "own_gemm_fraction": "its own GEMM rate, of the machine's peak",
+                },
+            ),
+            "notes": flag_note,
+        },
     }

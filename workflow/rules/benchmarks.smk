@@ -42,6 +42,7 @@ rule benchmark_table:
             "results/tables/benchmarks.csv",
             caption="../report/benchmarks_table.rst",
             category="Tables",
+            subcategory="CSV downloads",
         ),
         parquet="results/tables/benchmarks.parquet",
     log:
@@ -92,5 +93,6 @@ rule benchmark_figures:
         "../envs/bptt-bench.yaml"
     params:
         sizes={key: config["benchmark"][key] for key in ("B", "H", "D", "O")},
+        settings=SETTINGS,
     script:
         "../scripts/benchmark_figures.py"

@@ -2,6 +2,7 @@ from dataclasses import asdict
 
 from snakemake.utils import min_version
 
+from bptt_bench.analysis.settings import study_settings
 from bptt_bench.study.config import check_config
 from bptt_bench.study.grid import expand as expand_cells
 from bptt_bench.study.learning import TABLES as LEARNING_TABLES
@@ -18,6 +19,8 @@ check_config(config)
 
 CELLS = expand_cells(config)
 LEARNING_PARTS = learning_parts(config)
+# Every setting of the study, in order: each keeps one colour and marker in every figure.
+SETTINGS = study_settings(CELLS.values(), LEARNING_PARTS)
 
 BENCHMARK_FIGURES = expand(
     "results/figures/{figure}.{ext}",
@@ -32,6 +35,9 @@ LEARNING_FIGURES = [
     "gradient_bias",
     "gradient_decay",
 ]
+
+
+TABLES = ["benchmarks", "training", "gradient_bias", "gradient_decay"]
 
 
 def peak_file(wildcards):

@@ -21,6 +21,7 @@ rule learning_table:
             "results/tables/{table}.csv",
             caption="../report/learning_tables.rst",
             category="Tables",
+            subcategory="CSV downloads",
         ),
     log:
         "logs/learning_table_{table}.log",
@@ -73,23 +74,6 @@ rule learning_figures:
         "../envs/bptt-bench.yaml"
     params:
         curve_tasks=list(config["learning"]["loss_curves"]["tasks"]),
+        settings=SETTINGS,
     script:
         "../scripts/learning_figures.py"
-
-
-rule findings:
-    input:
-        "results/figures/benchmarks_summary.json",
-        "results/figures/learning_summary.json",
-    output:
-        report(
-            "results/findings.html",
-            caption="../report/findings.rst",
-            category="Findings",
-        ),
-    log:
-        "logs/findings.log",
-    conda:
-        "../envs/bptt-bench.yaml"
-    script:
-        "../scripts/findings.py"

@@ -1,16 +1,15 @@
-"""One HTML page with what each figure's data says (the figure summaries of this run)."""
+"""The findings page: the figures' summaries (titles, sentences, key-number tables) as one styled HTML page."""
 
-import html
 import json
 import sys
 from pathlib import Path
 
+from bptt_bench.figures.findings import findings_page
 from bptt_bench.tables import write_atomically
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w")
-sections = []
+summaries = {}
 for path in snakemake.input:
-    for figure, text in json.loads(Path(path).read_text()).items():
-        sections.append(f"<h3>{html.escape(figure)}</h3>\n<p>{html.escape(text)}</p>")
-page = "<html><body>\n<h2>Findings of this run</h2>\n" + "\n".join(sections) + "\n</body></html>\n"
+    summaries |= json.loads(Path(path).read_text())
+page = findings_page(summaries)
 write_atomically(snakemake.output[0], lambda tmp: tmp.write_text(page))

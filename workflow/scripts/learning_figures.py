@@ -1,4 +1,4 @@
-"""Draw the five learning figures (PNG and PDF) and their summaries from the tables."""
+"""Draw the five learning figures (PNG and PDF) and their findings from the tables."""
 
 import sys
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from bptt_bench.figures import learning
+from bptt_bench.figures.style import SettingStyle
 from bptt_bench.tables import write_json
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w")
@@ -14,17 +15,18 @@ training = pd.read_csv(snakemake.input.training)
 bias = pd.read_csv(snakemake.input.gradient_bias)
 decay = pd.read_csv(snakemake.input.gradient_decay)
 benchmarks = pd.read_parquet(snakemake.input.benchmarks)
-curves = training[training["task"].isin(snakemake.params.curve_tasks)]
 tasks = tuple(snakemake.params.curve_tasks)
+curves = training[training["task"].isin(tasks)]
+look = SettingStyle(snakemake.params.settings)  # the study's settings: one look per setting in every figure
 
 
 def stem(name):
     return Path(snakemake.output[name]).with_suffix("")
 
 
-learning.plot_learnable_lag(lags, stem("learnable_lag"))
-learning.plot_loss_curves(curves, stem("loss_curves"), tasks=tasks)
-learning.plot_pareto(curves, benchmarks, stem("pareto"))
+learning.plot_learnable_lag(lags, stem("learnable_lag"), look)
+learning.plot_loss_curves(curves, stem("loss_curves"), tasks, look)
+learning.plot_pareto(curves, benchmarks, stem("pareto"), look)
 learning.plot_gradient_bias(bias, stem("gradient_bias"))
 learning.plot_gradient_decay(decay, stem("gradient_decay"))
 write_json(

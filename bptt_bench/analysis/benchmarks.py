@@ -1,0 +1,234 @@
+"""What the benchmark table (`tables.BENCHMARK_COLUMNS`) says, as small functions over its rows.
+
+A table holds one configuration (B, H, D, O, dtype, threads); select one before calling.
+Blocks of the grid come from the rows' `grid` column (the config grid a cell came from)
+when the table has it; older tables without it get them inferred:
+
+- the *scaling block*: every setting measured at >= 2 distinct T;
+- the *truncation block*: the T with the most distinct TBPTT (k1, k2) pairs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from bptt_bench.analysis import settings
+
+CELL = ["impl", "method", "T", "k1", "k2"]  # plus "cell" (rnn, lstm, gru) in tables that have it
+CONFIG = ["B", "H", "D", "O", "dtype", "threads"]
+SHARED_MEMORY = "peak_rss_bytes"  # measured the same way in every framework: the axis frameworks share
+NATIVE_MEMORY = "framework_peak_bytes"  # each framework's own bookkeeping: compare within a framework only
+MODEL_MEMORY = "analytic_activation_bytes"
+CPU_PER_WALL_LIMIT = 1.15  # a 1-thread cell above this used more than one core
+SCALING, TRUNCATION = "scaling", "truncation"  # the grid names the figures draw
+
+
+def cells(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell (impl, method, T, k1, k2), with columns `setting` (label) and `ok`.
+
+    A cell listed twice keeps an ok row over a failed one; its `grid` names are joined.
+    """
+    if table.empty:
+        raise ValueError("the benchmark table has no rows")
+    configs = table[CONFIG].drop_duplicates()
+    if len(configs) > 1:
+        raise ValueError(f"expected one configuration {CONFIG} per table, got {len(configs)}")
+    key = CELL + (["cell"] if "cell" in table else [])
+    rows = settings.labelled(table).assign(ok=table["status"].eq("ok").to_numpy())
+    if "grid" in rows:
+        names = rows.groupby(key, dropna=False)["grid"].transform(
+            lambda g: ",".join(sorted({n for names in g.dropna() for n in names.split(",") if n}))
+        )
+        rows = rows.assign(grid=names)
+    rows = rows.sort_values("ok", ascending=False, kind="stable").drop_duplicates(key)
+    return rows.reset_index(drop=True)
+
+
+def in_grid(rows: pd.DataFrame, name: str) -> pd.Series:
+    """Whether each row came from the config grid `name` (a `grid` value may list several, comma-separated)."""
+    return rows["grid"].fillna("").map(lambda names: name in re.split(r"[,;|\s]+", names))
+
+
+def scaling_block(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells of the scaling grid (or, without a `grid` column, of settings measured at >= 2 T)."""
+    rows = cells(table)
+    if "grid" in rows:
+        rows = rows[in_grid(rows, SCALING)]
+    else:
+        n_T = rows.groupby("setting")["T"].nunique()
+        rows = rows[rows["setting"].isin(n_T.index[n_T >= 2])]
+    if rows.empty:
+        raise ValueError("no setting (method, k1, k2) was measured at two or more values of T")
+    return rows
+
+
+def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
+    """(T, the k1 x k2 grid's TBPTT cells at T plus every BPTT cell at T).
+
+    Without a `grid` column: the T with the most TBPTT (k1, k2) pairs, keeping a k1 (k2)
+    paired with more than half as many k2 (k1) as the fullest one (this drops scaling
+    settings that share the T, e.g. (32, 8) beside a {4, 16, 64}^2 grid), and frameworks
+    with a single pair there.
+    """
+    rows = cells(table)
+    tbptt = rows[rows["method"] == "tbptt"]
+    if "grid" in rows:
+        tbptt = tbptt[in_grid(tbptt, TRUNCATION)]
+    if tbptt.empty:
+        raise ValueError("no TBPTT cells of a truncation grid in the table")
+    T = tbptt.drop_duplicates(["T", "k1", "k2"])["T"].value_counts().sort_index().idxmax()
+    tbptt = tbptt[tbptt["T"] == T]
+    if "grid" not in rows:
+        pairs = tbptt.drop_duplicates(["k1", "k2"])
+        for k in ("k1", "k2"):
+            counts = pairs[k].value_counts()
+            tbptt = tbptt[tbptt[k].isin(counts.index[counts > counts.max() / 2])]
+        per_impl = tbptt.groupby("impl")["setting"].nunique()
+        tbptt = tbptt[tbptt["impl"].isin(per_impl.index[per_impl > 1])]  # a lone shared cell is not the grid
+    bptt = rows[(rows["method"] == "bptt") & (rows["T"] == T) & rows["impl"].isin(set(tbptt["impl"]))]
+    return int(T), pd.concat([tbptt, bptt])
+
+
+def not_ok(rows: pd.DataFrame) -> pd.DataFrame:
+    """The cells that are not ok: impl, setting, T, status, reason, in framework then setting order."""
+    failed = rows[~rows["ok"]]
+    order = {s: i for i, s in enumerate(settings.table_order(rows))}
+    return (
+        failed.assign(_o=failed["setting"].map(order))
+        .sort_values(["impl", "_o", "T"])[["impl", "setting", "T", "status", "reason"]]
+        .reset_index(drop=True)
+    )
+
+
+def status_counts(rows: pd.DataFrame) -> dict[str, int]:
+    """{status: number of cells} over the cells that are not ok."""
+    return {str(s): int(n) for s, n in rows.loc[~rows["ok"], "status"].value_counts().sort_index().items()}
+
+
+def times_at_largest_T(rows: pd.DataFrame) -> pd.DataFrame:
+    """Median time per sequence (s) at the largest T with an ok cell: every setting x impl of the rows,
+    NaN where that cell is not ok or was not run."""
+    ok = rows[rows["ok"]]
+    at_T = ok[ok["T"] == ok["T"].max()]
+    table = at_T.pivot(index="setting", columns="impl", values="time_median_s")
+    return table.reindex(index=settings.table_order(rows), columns=sorted(set(rows["impl"])))
+
+
+def growth(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per (setting, impl): value at the largest T / value at the smallest T, over the rows with a value.
+
+    Columns: setting, impl, T_low, T_high, low, high, ratio.
+    """
+    records = []
+    for (setting, impl), line in rows.dropna(subset=[column]).groupby(["setting", "impl"], sort=False):
+        line = line.sort_values("T")
+        low, high = line.iloc[0], line.iloc[-1]
+        records.append(
+            dict(
+                setting=setting,
+                impl=impl,
+                T_low=int(low["T"]),
+                T_high=int(high["T"]),
+                low=float(low[column]),
+                high=float(high[column]),
+                ratio=float(high[column] / low[column]),
+            )
+        )
+    return pd.DataFrame(records, columns=["setting", "impl", "T_low", "T_high", "low", "high", "ratio"])
+
+
+def memory_growth(rows: pd.DataFrame) -> pd.DataFrame:
+    """BPTT's memory from the smallest to the largest T of its ok cells, per framework and measure.
+
+    Columns: impl, measure (SHARED_MEMORY, NATIVE_MEMORY or MODEL_MEMORY), T_low, T_high, low, high, ratio (bytes).
+    The model's span is taken over the same T as the measured one.
+    """
+    bptt = rows[(rows["method"] == "bptt") & rows["ok"]]
+    parts = []
+    for measure in (SHARED_MEMORY, NATIVE_MEMORY, MODEL_MEMORY):
+        parts.append(growth(bptt[bptt[measure] > 0], measure).assign(measure=measure))
+    table = pd.concat(parts, ignore_index=True)
+    return table[["impl", "measure", "T_low", "T_high", "low", "high", "ratio"]]
+
+
+def flat_spread(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per TBPTT (setting, impl) with ok cells: largest / smallest value of `column` across T, minus 1."""
+    tbptt = rows[(rows["method"] == "tbptt") & rows["ok"] & (rows[column] > 0)]
+    spread = tbptt.groupby(["setting", "impl"], sort=False)[column].agg(lambda v: v.max() / v.min() - 1)
+    return spread.rename("spread").reset_index()
+
+
+def truncation_ranges(T_rows: pd.DataFrame) -> pd.DataFrame:
+    """Per framework over the ok TBPTT cells of a truncation block: time span, fastest setting, memory span.
+
+    Columns: impl, n_ok, time_low_s, time_high_s, fastest, memory_low_bytes, memory_high_bytes (SHARED_MEMORY).
+    """
+    ok = T_rows[T_rows["ok"] & (T_rows["method"] == "tbptt")]
+    records = []
+    for impl, mine in ok.groupby("impl", sort=False):
+        fastest = mine.loc[mine["time_median_s"].idxmin()]
+        records.append(
+            dict(
+                impl=impl,
+                n_ok=len(mine),
+                time_low_s=mine["time_median_s"].min(),
+                time_high_s=mine["time_median_s"].max(),
+                fastest=fastest["setting"],
+                memory_low_bytes=mine[SHARED_MEMORY].min(),
+                memory_high_bytes=mine[SHARED_MEMORY].max(),
+            )
+        )
+    return pd.DataFrame(
+        records,
+        columns=[
+            "impl",
+            "n_ok",
+            "time_low_s",
+            "time_high_s",
+            "fastest",
+            "memory_low_bytes",
+            "memory_high_bytes",
+        ],
+    )
+
+
+def best_peak_fraction(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per framework, its ok cell with the highest peak_fraction: impl, setting, T, peak_fraction, own_gemm_fraction."""
+    ok = rows[rows["ok"] & rows["peak_fraction"].notna()]
+    best = ok.loc[ok.groupby("impl", sort=False)["peak_fraction"].idxmax()]
+    return best.assign(own_gemm_fraction=best["impl_gemm_gflops_per_s"] / best["peak_gflops_per_s"])[
+        ["impl", "setting", "T", "peak_fraction", "own_gemm_fraction"]
+    ].reset_index(drop=True)
+
+
+def cell_summary(rows: pd.DataFrame, setting: str, T: int) -> pd.DataFrame:
+    """Per framework, the ok cell of `setting` at `T`: impl, time_median_s, peak_fraction, own_gemm_fraction."""
+    ok = rows[rows["ok"] & (rows["setting"] == setting) & (rows["T"] == T)]
+    ok = ok.assign(own_gemm_fraction=ok["impl_gemm_gflops_per_s"] / ok["peak_gflops_per_s"])
+    return ok[["impl", "time_median_s", "peak_fraction", "own_gemm_fraction"]].reset_index(drop=True)
+
+
+def own_gemm_fraction(rows: pd.DataFrame) -> float:
+    """The framework's own large-GEMM rate over the machine's peak (median over rows; NaN if unknown)."""
+    return float((rows["impl_gemm_gflops_per_s"] / rows["peak_gflops_per_s"]).median())
+
+
+def peak_range(rows: pd.DataFrame) -> tuple[float, float]:
+    """(lowest, highest) machine matmul peak in GFLOP/s over the rows (NaN, NaN if none)."""
+    peaks = rows["peak_gflops_per_s"].dropna()
+    return (float(peaks.min()), float(peaks.max())) if len(peaks) else (np.nan, np.nan)
+
+
+def cpu_flagged(rows: pd.DataFrame) -> pd.DataFrame:
+    """Ok cells that used more cores than their `threads`: the row's `cpu_over_threads` flag where the table
+    has it, else median CPU seconds per wall second above CPU_PER_WALL_LIMIT x threads (none without `cpu_s`).
+    """
+    if "cpu_over_threads" in rows:
+        return rows[rows["ok"] & rows["cpu_over_threads"].fillna(False).astype(bool)]
+    if "cpu_s" not in rows:
+        return rows.iloc[:0]
+    ratio = rows["cpu_per_wall"] if "cpu_per_wall" in rows else rows["cpu_s"] / rows["time_median_s"]
+    return rows[rows["ok"] & (ratio > CPU_PER_WALL_LIMIT * rows["threads"])]

@@ -1,0 +1,457 @@
+"""The analysis behind the figures and findings, checked for exact values on tiny hand-made tables;
+and one look per setting across every figure of the study."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from matplotlib.colors import to_hex
+from test_figures_benchmarks import synthetic_table
+
+from bptt_bench.analysis import benchmarks as bench
+from bptt_bench.analysis import learning, settings
+from bptt_bench.figures import benchmarks as bench_figures
+from bptt_bench.figures import learning as learning_figures
+from bptt_bench.figures.findings import findings_page
+from bptt_bench.figures.style import BPTT, SettingStyle
+from bptt_bench.study.config import check_config
+from bptt_bench.study.grid import expand
+from bptt_bench.study.learning import parts
+from bptt_bench.tables import TRAINING_COLUMNS
+
+NAN = math.nan
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+def test_settings_have_one_name_and_one_order():
+    assert settings.label("bptt", NAN, NAN) == "BPTT"
+    assert settings.label("tbptt", 16.0, 32.0) == "TBPTT(16, 32)"
+    assert settings.label("checkpointed", segment=8) == "checkpointed BPTT(c=8)"
+    assert settings.label("tbptt", 4, 8, cell="lstm") == "LSTM TBPTT(4, 8)"
+    assert settings.label("bptt", cell="rnn_tanh") == settings.label("bptt", cell=NAN) == "BPTT"
+    assert settings.ordered(
+        [{"method": "bptt", "cell": "gru"}, ("tbptt", 2, 2), {"method": "bptt", "cell": "lstm"}]
+    ) == ["TBPTT(2, 2)", "LSTM BPTT", "GRU BPTT"]
+    records = [
+        ("tbptt", 16, 4),
+        ("tbptt", 4, 16),
+        {"method": "checkpointed", "segment": 3},
+        ("bptt", None, None),
+        ("tbptt", 4, 8),
+        ("tbptt", 4, 16),
+    ]
+    assert settings.ordered(records) == [
+        "BPTT",
+        "checkpointed BPTT(c=3)",
+        "TBPTT(4, 8)",
+        "TBPTT(4, 16)",
+        "TBPTT(16, 4)",
+    ]
+
+
+def test_study_settings_are_the_lines_of_the_study():
+    cells = [dict(method="bptt", k1=None, k2=None, T=T) for T in (8, 16)]
+    cells += [dict(method="tbptt", k1=4, k2=4, T=T) for T in (8, 16)]
+    cells += [dict(method="tbptt", k1=2, k2=k2, T=16) for k2 in (2, 4)]  # a heatmap grid at one T: no colour
+    learning_parts = {
+        "lag": {"seed0": {"settings": [("tbptt", 3, 3), ("bptt", None, None)]}},
+        "decay": {"all": {}},
+    }
+    assert settings.study_settings(cells, learning_parts) == ["BPTT", "TBPTT(3, 3)", "TBPTT(4, 4)"]
+
+
+def _default_style() -> SettingStyle:
+    config = yaml.safe_load(open("config/config.yaml"))
+    check_config(config)
+    return SettingStyle(settings.study_settings(expand(config).values(), parts(config)))
+
+
+def test_every_setting_of_the_default_study_has_its_own_colour():
+    look = _default_style()
+    assert look.colour("BPTT") == BPTT[0] and len(look.settings) >= 8
+    colours = [look.colour(s) for s in look.settings]
+    assert len(set(colours)) == len(colours)
+    assert len({(look.colour(s), look.marker(s)) for s in look.settings}) == len(look.settings)
+
+
+def test_a_setting_keeps_its_look_when_others_are_added():
+    look = SettingStyle(["BPTT", "TBPTT(4, 4)", "TBPTT(8, 8)"])
+    wider = look.extended(["TBPTT(2, 2)", "TBPTT(4, 4)"])
+    for s in look.settings:
+        assert (wider.colour(s), wider.marker(s)) == (look.colour(s), look.marker(s))
+    assert wider.colour("TBPTT(2, 2)") not in {look.colour(s) for s in look.settings}
+
+
+# -- benchmark table -------------------------------------------------------------------------
+
+
+def _bench_row(
+    impl,
+    method,
+    T,
+    k1=NAN,
+    k2=NAN,
+    status="ok",
+    time=1.0,
+    rss=100.0,
+    native=50.0,
+    model=40.0,
+    grid=None,
+    **extra,
+):
+    row = dict(
+        impl=impl,
+        method=method,
+        T=T,
+        k1=k1,
+        k2=k2,
+        B=2,
+        H=4,
+        D=1,
+        O=1,
+        dtype="float32",
+        threads=1,
+        status=status,
+        reason="" if status == "ok" else "why",
+        n_repeats=3,
+        time_median_s=time,
+        time_iqr_s=0.0,
+        peak_rss_bytes=rss,
+        framework_peak_bytes=native,
+        analytic_activation_bytes=model,
+        peak_fraction=0.5,
+        peak_gflops_per_s=100.0,
+        impl_gemm_gflops_per_s=80.0,
+    )
+    return row | ({"grid": grid} if grid else {}) | extra
+
+
+def test_cells_of_other_recurrent_cells_stay_apart():
+    table = pd.DataFrame(
+        [_bench_row("numpy", "bptt", 8, cell="rnn"), _bench_row("numpy", "bptt", 8, cell="lstm")]
+    )
+    assert sorted(bench.cells(table)["cell"]) == ["lstm", "rnn"]
+
+
+def test_cells_keep_an_ok_row_over_a_failed_one_and_join_grid_names():
+    table = pd.DataFrame(
+        [
+            _bench_row("numpy", "bptt", 8, status="timeout", grid="truncation"),
+            _bench_row("numpy", "bptt", 8, grid="scaling"),
+        ]
+    )
+    cells = bench.cells(table)
+    assert len(cells) == 1 and cells["ok"].item() and cells["grid"].item() == "scaling,truncation"
+    assert bench.in_grid(cells, "truncation").item() and not bench.in_grid(cells, "scal").item()
+
+
+def test_blocks_are_selected_by_grid_name_when_rows_carry_it():
+    table = synthetic_table(grid=True)
+    assert set(bench.scaling_block(table)["setting"]) == {
+        "BPTT",
+        "TBPTT(16, 16)",
+        "TBPTT(16, 32)",
+        "TBPTT(32, 8)",
+    }
+    T, block = bench.truncation_block(table)
+    tbptt = block[block["method"] == "tbptt"]
+    assert (
+        T == 1024 and len(tbptt.drop_duplicates(["k1", "k2"])) == 9 and len(tbptt) == 9 + 9 + 8
+    )  # jax lacks (4, 64); torch (64, 64) is oom
+    assert set(block.loc[block["method"] == "bptt", "impl"]) == {"numpy", "torch", "jax"}
+
+
+def test_growth_spread_and_ranges_are_exact():
+    rows = bench.cells(
+        pd.DataFrame(
+            [
+                _bench_row("numpy", "bptt", 8, rss=100, native=10, model=4),
+                _bench_row("numpy", "bptt", 32, rss=400, native=50, model=16),
+                _bench_row("numpy", "bptt", 64, status="oom", rss=NAN, native=NAN, model=32),
+                _bench_row("numpy", "tbptt", 8, 4, 4, rss=30, time=2.0),
+                _bench_row("numpy", "tbptt", 32, 4, 4, rss=36, time=0.5),
+                _bench_row("numpy", "tbptt", 32, 8, 4, rss=33, time=0.25),
+            ]
+        )
+    )
+    growth = bench.memory_growth(rows).set_index("measure")
+    assert growth.loc[bench.SHARED_MEMORY, "ratio"] == 4.0 and growth.loc[bench.NATIVE_MEMORY, "ratio"] == 5.0
+    assert growth.loc[bench.MODEL_MEMORY, ["T_low", "T_high", "ratio"]].tolist() == [
+        8,
+        32,
+        4.0,
+    ]  # ok cells only
+    spread = bench.flat_spread(rows, bench.SHARED_MEMORY).set_index("setting")["spread"]
+    assert spread["TBPTT(4, 4)"] == pytest.approx(0.2, abs=1e-15) and spread["TBPTT(8, 4)"] == 0.0
+    at_T = rows[rows["T"] == 32]
+    ranges = bench.truncation_ranges(at_T).iloc[0]
+    assert (ranges["n_ok"], ranges["time_low_s"], ranges["time_high_s"], ranges["fastest"]) == (
+        2,
+        0.25,
+        0.5,
+        "TBPTT(8, 4)",
+    )
+    assert bench.status_counts(rows) == {"oom": 1}
+    assert bench.not_ok(rows)[["impl", "setting", "T", "status"]].values.tolist() == [
+        ["numpy", "BPTT", 64, "oom"]
+    ]
+    times = bench.times_at_largest_T(rows)  # T=32: the largest T with an ok cell
+    assert times.index.tolist() == ["BPTT", "TBPTT(4, 4)", "TBPTT(8, 4)"] and times["numpy"].tolist() == [
+        1.0,
+        0.5,
+        0.25,
+    ]
+
+
+def test_best_peak_fraction_and_cpu_flags():
+    rows = bench.cells(
+        pd.DataFrame(
+            [
+                _bench_row("jax", "bptt", 8, peak_fraction=0.3, cpu_s=1.0),
+                _bench_row(
+                    "jax", "bptt", 16, peak_fraction=0.6, cpu_s=1.2
+                ),  # CPU/wall 1.2 > 1.15 on 1 thread
+                _bench_row("numpy", "bptt", 8, peak_fraction=0.7, cpu_s=1.15),
+            ]
+        )
+    )
+    best = bench.best_peak_fraction(rows).set_index("impl")
+    assert best.loc["jax", ["T", "peak_fraction", "own_gemm_fraction"]].tolist() == [16, 0.6, 0.8]
+    assert bench.cpu_flagged(rows)[["impl", "T"]].values.tolist() == [["jax", 16]]
+    assert bench.cpu_flagged(rows.drop(columns="cpu_s")).empty
+    flagged_by_row = rows.assign(cpu_over_threads=[False, False, True])  # the table's own flag wins
+    assert bench.cpu_flagged(flagged_by_row)[["impl", "T"]].values.tolist() == [["numpy", 8]]
+
+
+# -- learning tables ---------------------------------------------------------------------------
+
+
+def _run(method, k1, k2, seed, lag, accuracy, loss=1.0, status="ok", task="delayed_recall", wall_s=2.0, T=8):
+    row = dict.fromkeys(TRAINING_COLUMNS, NAN) | dict(
+        impl="numpy",
+        task=task,
+        method=method,
+        k1=k1,
+        k2=k2,
+        seed=seed,
+        update=10,
+        sequences_seen=10,
+        wall_s=wall_s,
+        loss=loss,
+        accuracy=accuracy,
+        lag=lag,
+        T=T,
+        B=2,
+        H=4,
+        D=3,
+        O=3,
+        dtype="float32",
+        lr=0.1,
+        status=status,
+        baseline_loss=1.1,
+        chance_accuracy=1 / 3,
+    )
+    first = row | dict(update=0, sequences_seen=0, wall_s=0.0, loss=1.1, accuracy=0.3, status="ok")
+    return [first, row]
+
+
+def _training() -> pd.DataFrame:
+    rows = []
+    for seed, (a2, a4) in enumerate(((1.0, 0.9), (0.9, 0.7), (0.8, 0.5))):
+        rows += _run("bptt", NAN, NAN, seed, 2, a2) + _run("bptt", NAN, NAN, seed, 4, a4)
+        rows += _run("tbptt", 2, 2, seed, 2, 0.95) + _run("tbptt", 2, 2, seed, 4, 0.4)
+    rows += _run("tbptt", 2, 4, 0, 2, 1.0) + _run("tbptt", 2, 4, 1, 2, NAN, loss=NAN, status="diverged")
+    return pd.DataFrame(rows, columns=TRAINING_COLUMNS)
+
+
+def test_lag_accuracy_and_largest_learned_lag_are_exact():
+    table = learning.lag_accuracy(_training()).set_index(["setting", "lag"])
+    assert table.loc[("BPTT", 2), ["mean", "low", "high", "runs"]].tolist() == pytest.approx(
+        [0.9, 0.8, 1.0, 3]
+    )
+    assert table.loc[("BPTT", 4), "mean"] == pytest.approx(0.7)
+    assert table.loc[("TBPTT(2, 4)", 2), ["mean", "diverged"]].tolist() == [0.5, 1]  # a diverged run counts 0
+    assert list(dict.fromkeys(table.index.get_level_values("setting"))) == [
+        "BPTT",
+        "TBPTT(2, 2)",
+        "TBPTT(2, 4)",
+    ]
+    assert learning.largest_learned_lag(_training()) == {"BPTT": 2, "TBPTT(2, 2)": 2, "TBPTT(2, 4)": None}
+
+
+def test_final_losses_and_pareto_points():
+    training = pd.DataFrame(
+        _run("bptt", NAN, NAN, 0, 3, 0.5, loss=0.2, task="copy_memory", wall_s=4.0)
+        + _run("bptt", NAN, NAN, 1, 3, 0.5, loss=0.4, task="copy_memory", wall_s=2.0)
+        + _run("tbptt", 4, 4, 0, 3, 0.5, loss=0.6, task="copy_memory"),
+        columns=TRAINING_COLUMNS,
+    )
+    final = learning.final_losses(training).set_index("setting")
+    assert final.loc["BPTT", ["mean", "low", "high", "runs", "training_s"]].tolist() == pytest.approx(
+        [0.3, 0.2, 0.4, 2, 3.0]
+    )
+    benchmarks = pd.DataFrame(
+        [_bench_row("numpy", "bptt", 8, time=0.01, rss=2.0**20, native=5.0) | dict(B=2, H=4, D=3, O=3)]
+    )
+    points, missing = learning.pareto_points(training, benchmarks)
+    assert points["setting"].tolist() == ["BPTT"]
+    assert points[["loss", "time_s", "framework_peak_bytes"]].values.tolist() == [
+        pytest.approx([0.3, 0.01, 5.0])
+    ]
+    assert missing == ["copy_memory TBPTT(4, 4)"]
+
+
+def test_pareto_front_is_exact():
+    cost = np.array([1.0, 2.0, 3.0, 2.0, 4.0])
+    loss = np.array([5.0, 3.0, 4.0, 3.5, 1.0])
+    assert learning.front(cost, loss).tolist() == [0, 1, 4]
+
+
+def test_gradient_bias_and_decay_numbers_are_exact():
+    bias = pd.DataFrame(
+        [
+            dict(
+                impl=impl,
+                state="initial",
+                k1=1,
+                k2=2,
+                batch=b,
+                cosine=0.5 + 0.1 * b + d,
+                relative_error=0.2 * b,
+            )
+            for impl, d in (("numpy", 0.0), ("jax", 1e-3))
+            for b in (0, 1)
+        ]
+    )
+    table = learning.bias_by_k2(bias).iloc[0]
+    assert table[["cosine_low", "cosine_high", "relative_error"]].tolist() == pytest.approx([0.5, 0.601, 0.1])
+    assert learning.framework_spread(bias) == pytest.approx({"cosine": 1e-3, "relative_error": 0.0})
+    decay = pd.DataFrame(
+        [
+            dict(radius=r, seed=s, k=k, grad_norm=f**k)
+            for r, f in ((0.5, 0.5), (2.0, 3.0))
+            for s in (0, 1)
+            for k in range(5)
+        ]
+    )
+    assert learning.decay_per_step(decay) == pytest.approx({0.5: 0.5, 2.0: 3.0})
+    span = learning.decay_span(decay).set_index("radius")
+    assert span.loc[2.0, ["k_max", "norm_k0", "norm_k_max", "ratio"]].tolist() == pytest.approx(
+        [4, 1.0, 81.0, 81.0]
+    )
+
+
+# -- one look per setting, across the study's figures -----------------------------------------
+
+
+def _drawn_colours(fig) -> dict[str, set]:
+    """setting -> hex colours of every artist a figure tagged with it (lines, markers, bands)."""
+    colours: dict[str, set] = {}
+    for artist in fig.findobj(lambda a: a.get_gid() is not None):
+        if hasattr(artist, "get_color") and not hasattr(artist, "get_facecolor"):
+            found = [artist.get_color()]
+        elif hasattr(artist, "get_edgecolor"):
+            found = [c for c in list(artist.get_edgecolor()) + list(artist.get_facecolor()) if c[3] > 0]
+            found = [tuple(c[:3]) + (1.0,) for c in found]
+        else:
+            continue
+        colours.setdefault(artist.get_gid(), set()).update(to_hex(c) for c in found)
+    return colours
+
+
+def _learning_tables():
+    training = _training()
+    curves = pd.concat(
+        [
+            pd.DataFrame(_run(m, k, k, s, 3, 0.5, loss=0.3 + 0.1 * s, task=task, T=8))
+            for task in ("copy_memory", "digits")
+            for m, k in (("bptt", NAN), ("tbptt", 2), ("tbptt", 4))
+            for s in (0, 1)
+        ],
+        ignore_index=True,
+    )
+    benchmarks = pd.DataFrame(
+        [
+            _bench_row("numpy", m, 8, k, k, time=0.01 * (i + 1)) | dict(B=2, H=4, D=3, O=3)
+            for i, (m, k) in enumerate((("bptt", NAN), ("tbptt", 2), ("tbptt", 4)))
+        ]
+    )
+    return training, curves, benchmarks
+
+
+def test_two_figures_never_give_one_setting_different_colours():
+    table = synthetic_table(grid=True)
+    training, curves, benchmarks = _learning_tables()
+    all_settings = settings.table_order(table) + settings.table_order(training) + settings.table_order(curves)
+    look = SettingStyle(
+        settings.ordered(
+            [
+                dict(zip(("method", "k1", "k2"), (m, a, b)))
+                for m, a, b in [("bptt", None, None)]
+                + [("tbptt", *map(int, s[6:-1].split(", "))) for s in all_settings if s != "BPTT"]
+            ]
+        )
+    )
+    figures = {
+        "time_vs_T": bench_figures.draw_time_vs_T(table, look),
+        "memory_vs_T": bench_figures.draw_memory_vs_T(table, look),
+        "peak_fraction": bench_figures.draw_peak_fraction(table, look),
+        "learnable_lag": learning_figures.draw_learnable_lag(training, look),
+        "loss_curves": learning_figures.draw_loss_curves(curves, ("copy_memory", "digits"), look),
+        "pareto": learning_figures.draw_pareto(curves, benchmarks, look),
+    }
+    seen: dict[str, dict[str, set]] = {}
+    for name, fig in figures.items():
+        drawn = _drawn_colours(fig)
+        assert drawn, f"{name} tags no artist with its setting"
+        for setting, colours in drawn.items():
+            seen.setdefault(setting, {})[name] = colours
+    for setting, by_figure in seen.items():
+        assert len(set().union(*by_figure.values())) == 1, (setting, by_figure)
+        assert set().union(*by_figure.values()) == {to_hex(look.colour(setting))}
+    shared = [s for s, by_figure in seen.items() if len(by_figure) > 1]
+    assert (
+        "BPTT" in shared and "TBPTT(2, 2)" in shared
+    )  # the check compares figures, not one figure with itself
+
+
+def test_legend_names_every_setting_and_reference_line():
+    training, curves, benchmarks = _learning_tables()
+    fig = learning_figures.draw_pareto(curves, benchmarks)
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert len(fig.legends) == 1
+    assert {"BPTT", "TBPTT(2, 2)", "TBPTT(4, 4)"} <= set(labels)
+    assert any(label.startswith("Pareto front") for label in labels)
+    assert any(label.startswith("memoryless baseline") for label in labels)
+
+
+# -- findings ----------------------------------------------------------------------------------
+
+
+def test_findings_page_shows_each_summary_as_a_table():
+    summaries = bench_figures.summarize(synthetic_table(grid=True))
+    summaries |= {"learnable_lag": learning_figures.summarize_learnable_lag(_training())}
+    page = findings_page(summaries)
+    assert page.count("<table>") == len(summaries) and "<style>" in page
+    assert "numpy BPTT at T=4096: timeout" in page and "TBPTT(2, 4)" in page
+    lag = summaries["learnable_lag"]["table"]
+    assert lag["rows"][0][:2] == ["BPTT", "2"] and lag["rows"][2][:2] == ["TBPTT(2, 4)", "none"]
+
+
+def test_readme_numbers_come_from_the_tables(tmp_path, capsys):
+    from bptt_bench.analysis.__main__ import main
+
+    (tmp_path / "tables").mkdir()
+    synthetic_table().to_parquet(tmp_path / "tables/benchmarks.parquet")
+    _training().to_csv(tmp_path / "tables/training.csv", index=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"benchmark": {"B": 8, "H": 64, "D": 16, "O": 10}}))
+    main([str(tmp_path), "--configfile", str(config), "--T", "1024"])
+    out = capsys.readouterr().out
+    times = bench.cell_summary(bench.scaling_block(synthetic_table()), "BPTT", 1024).set_index("impl")
+    assert f"numpy {times.loc['numpy', 'time_median_s']:.3g} s" in out
+    assert "**Learnable lag** (mean final accuracy ≥ 0.9): BPTT 2, TBPTT(2, 2) 2, TBPTT(2, 4) none." in out
