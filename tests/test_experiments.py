@@ -332,14 +332,17 @@ def test_one_replica_of_the_batched_trainer_is_the_contract(k1, k2, mode):
 
 @pytest.mark.parametrize("k1,k2", [(3, 12), (5, 40), (12, 12)])
 def test_gradient_mode_with_k2_at_least_T_is_bptt(k1, k2):
-    """TBPTT(k1, k2 >= T) in gradient mode gives BPTT's trajectory (float64, to rounding)."""
+    """TBPTT(k1, k2 >= T) in gradient mode gives BPTT's trajectory (float64, to rounding).
+
+    Two sequences: SGD at lr 0.2 amplifies rounding (measured for (3, 12): 2.6e-16 after one
+    sequence, 5e-16 after two, 1e-13 after four, 3e-12 after six)."""
     p0 = init_params(3, 6, 3, "float64", seed=2)
-    _, symbols = _recall_data(6)
+    _, symbols = _recall_data(2)
     bptt = _batched(p0, [0.2], symbols, 3, k1=None, k2=None, mode="gradient")
     tbptt = _batched(p0, [0.2], symbols, 3, k1=k1, k2=k2, mode="gradient")
     truncated = _batched(p0, [0.2], symbols, 3, k1=k1, k2=2, mode="gradient")
     for key in p0:  # sums of the same terms in another order: rounding only
-        assert relative_error(tbptt[key][0], bptt[key][0]) <= 1e-12, key
+        assert relative_error(tbptt[key][0], bptt[key][0]) <= 1e-14, key
     assert relative_error(truncated["W_hh"][0], bptt["W_hh"][0]) > 1e-6  # a short k2 does change it
 
 
@@ -354,13 +357,13 @@ def test_readout_only_never_changes_the_recurrence(mode):
 
 
 def test_batched_divergence_keeps_the_last_finite_parameters():
-    p0 = init_params(3, 6, 3, "float64", seed=0)
-    _, symbols = _recall_data(6)
+    p0 = init_params(3, 6, 3, "float32", seed=0)  # float32: lr 1e38 overflows to Inf
+    _, symbols = _recall_data(6, dtype="float32")
     R = 2
     params = {key: np.stack([value] * R) for key, value in p0.items()}
     with np.errstate(all="ignore"):
         points = list(batched.train_replicas(
-            params, np.array([0.1, 1e30]), np.zeros(R, int), np.full(R, 3), symbols, {"test": symbols[0]},
+            params, np.array([0.1, 1e38]), np.zeros(R, int), np.full(R, 3), symbols, {"test": symbols[0]},
             V=3, k1=4, k2=4, mode="online", eval_every=2))
     last = points[-1]
     assert last.alive.tolist() == [True, False] and last.updates[0] == 6 * 3
