@@ -1,5 +1,6 @@
 # bptt-bench: `snakemake --cores 8` runs the default study (config/config.yaml);
-# `snakemake --report results/report.html` bundles its figures and tables.
+# `snakemake --report results/report.html` bundles its figures and tables; the paper is
+# results/paper/paper.pdf.
 
 
 report: "workflow/report/workflow.rst"
@@ -9,6 +10,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/learning.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:
@@ -25,3 +27,4 @@ rule all:
         ),
         "results/findings.html",
         expand("results/tables/{table}.html", table=TABLES),
+        "results/paper/paper.pdf",

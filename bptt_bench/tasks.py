@@ -14,6 +14,9 @@ loss 'ce' and (T,B,O) floats for loss 'mse'; mask is 1 at the steps that have a 
   the two marked values, at the last step only.
 - digits: scikit-learn's 8x8 digits read pixel by pixel (T = 64, D = 1, pixels / 16),
   the class at the last step only; a fixed, stratified train / held-out split.
+- echo (R2RT, 2016): bits x_t ~ Bernoulli(0.5), one-hot; a noisy target y_t ~ Bernoulli(
+  0.5 + 0.5 x_{t-3} - 0.25 x_{t-8}). Its expected cross-entropy is known exactly for a
+  predictor that knows neither lag, lag 3 only, or both (`echo_levels`).
 
 `info(name, **params)` gives each task's sizes, loss, lag and memoryless baseline;
 `make(name, B, seed, dtype, held_out, **params)` draws a batch of any task by name.
@@ -22,6 +25,7 @@ loss 'ce' and (T,B,O) floats for loss 'mse'; mask is 1 at the steps that have a 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -199,6 +203,62 @@ def make_digits(B: int, seed=0, split: str = "train", dtype="float32"):
     return x, y, mask
 
 
+# -- echo ----------------------------------------------------------------------------------
+
+ECHO_LAGS = (3, 8)  # P(y_t = 1) = 0.5 + 0.5 x_{t-3} - 0.25 x_{t-8}
+ECHO_WEIGHTS = (0.5, -0.25)
+
+
+def _bernoulli_entropy(p: float) -> float:
+    return -sum(q * math.log(q) for q in (p, 1 - p) if q > 0)
+
+
+def echo_levels() -> dict[str, float]:
+    """Expected cross-entropy (nats) of the best predictor that knows none, lag 3 only, or both lags.
+
+    The best predictor that sees a set of past bits predicts P(y_t = 1 | those bits), the
+    average of 0.5 + 0.5 x_{t-3} - 0.25 x_{t-8} over the bits it does not see; its expected
+    cross-entropy is the mean binary entropy of that probability over the bits it sees
+    (docs/experiments.md derives 0.6616, 0.5192, 0.45445).
+    """
+    def level(known: tuple[bool, bool]) -> float:
+        entropies = []
+        for bits in itertools.product((0, 1), repeat=2):
+            p = 0.5 + sum(
+                w * (bit if seen else 0.5) for w, bit, seen in zip(ECHO_WEIGHTS, bits, known)
+            )
+            entropies.append(_bernoulli_entropy(p))
+        return sum(entropies) / len(entropies)
+
+    return {"none": level((False, False)), "lag3": level((True, False)), "both": level((True, True))}
+
+
+def echo_info(T: int) -> TaskInfo:
+    if check_positive_int("T", T) <= ECHO_LAGS[-1]:
+        raise ValueError(f"T must be > {ECHO_LAGS[-1]} for the echo task (targets start at step 8); got {T}")
+    # Always predicting 1 (P = 0.625) is right 62.5 % of the time.
+    return TaskInfo("echo", T, 2, 2, "ce", ECHO_LAGS[-1], echo_levels()["none"], 0.625)
+
+
+def make_echo(T: int, B: int, seed=0, dtype="float32"):
+    """x (T,B,2) one-hot bits, y (T,B) sampled bits, mask (T,B) = [t >= 8] (0-based steps).
+
+    The first 8 steps have no target, so that every target depends on two real bits and
+    the expected loss levels are exact.
+    """
+    info = echo_info(T)
+    check_positive_int("B", B)
+    rng, dtype = _rng_and_dtype(seed, dtype)
+    bits = rng.integers(0, 2, (T, B))
+    p = np.full((T, B), 0.5)
+    for lag, weight in zip(ECHO_LAGS, ECHO_WEIGHTS):
+        p[lag:] += weight * bits[:-lag]
+    y = (rng.random((T, B)) < p).astype(np.int64)
+    mask = np.zeros((T, B), dtype)
+    mask[info.lag :] = 1
+    return np.eye(2, dtype=dtype)[bits], y, mask
+
+
 # -- by name ------------------------------------------------------------------------------
 
 TASKS = {
@@ -206,6 +266,7 @@ TASKS = {
     "copy_memory": (make_copy_memory, copy_memory_info),
     "adding": (make_adding, adding_info),
     "digits": (make_digits, digits_info),
+    "echo": (make_echo, echo_info),
 }
 
 

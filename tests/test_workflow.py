@@ -1,5 +1,6 @@
 """The Snakemake study: config checking, one smoke-sized run end to end, lint and format."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -114,6 +115,18 @@ def test_smoke_study_tables_and_figures(smoke_run):
         learning = pd.read_csv(workdir / f"results/tables/{name}.csv")
         assert list(learning.columns) == getattr(tables, f"{name.upper()}_COLUMNS") and len(learning)
     assert "Findings" in (workdir / "results/findings.html").read_text()
+
+
+@pytest.mark.workflow
+def test_smoke_study_builds_the_paper(smoke_run):
+    workdir, _ = smoke_run
+    assert (workdir / "results/paper/paper.pdf").read_bytes().startswith(b"%PDF")
+    claims = pd.read_csv(workdir / "results/tables/claims.csv")
+    assert len(claims) >= 12 and set(claims["verdict"]) <= {"holds", "fails", "partly", "not tested"}
+    numbers = json.loads((workdir / "results/paper/numbers.json").read_text())
+    assert {"setup", "cells", "echo", "derivative_free", "truncated_norms"} <= set(numbers)
+    for name in ("echo", "derivative_free", "truncated_norms"):
+        assert (workdir / f"results/figures/{name}.pdf").stat().st_size > 1000
 
 
 @pytest.mark.workflow

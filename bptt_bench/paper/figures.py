@@ -1,0 +1,89 @@
+"""Figures of the paper's own experiments: echo levels, derivative-free comparison, truncated norms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from bptt_bench.experiments.training import final_rows
+from bptt_bench.figures import save_figure
+from bptt_bench.tasks import echo_levels
+
+LEVEL_LABELS = {"none": "neither lag known", "lag3": "lag 3 known", "both": "lags 3 and 8 known"}
+PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 1000 rather than 10^3 on a log axis
+OPTIMIZER_LABELS = {"bptt_sgd": "BPTT + SGD", "powell": "SciPy Powell", "es": "evolution strategy"}
+
+
+def plot_echo(echo: pd.DataFrame, out_stem) -> list[Path]:
+    """Final held-out loss of TBPTT(k, k) on echo against k: seeds as dots, mean as a line, exact levels dashed."""
+    runs = final_rows(echo)
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    ok = runs[runs["status"].eq("ok")]
+    mean = ok.groupby("k1")["loss"].mean()
+    ax.plot(mean.index, mean.to_numpy(), color="black", marker="o", label="TBPTT(k, k), mean over seeds")
+    ax.scatter(ok["k1"], ok["loss"], s=14, color="tab:blue", alpha=0.6, zorder=3, label="one seed")
+    for (name, level), style in zip(echo_levels().items(), ("--", "-.", ":")):
+        ax.axhline(level, color="grey", linestyle=style, linewidth=1, label=f"{LEVEL_LABELS[name]}: {level:.4f}")
+    for lag in (3, 8):
+        ax.axvline(lag + 0.5, color="tab:red", linewidth=0.6, alpha=0.5)
+    diverged = runs[~runs["status"].eq("ok")]
+    if len(diverged):
+        ax.scatter(diverged["k1"], np.full(len(diverged), max(echo_levels().values())), marker="X", color="red",
+                   label=f"diverged run ({len(diverged)})")
+    ax.set_xlabel("truncation k of TBPTT(k, k) (red: k = lag + 1 needed for lags 3 and 8)")
+    ax.set_ylabel("final held-out cross-entropy (nats)")
+    ax.set_xticks(sorted(runs["k1"].unique()))
+    ax.legend(fontsize=7, loc="upper right")
+    first = runs.iloc[0]
+    ax.set_title(f"Echo task, T = {first['T']}, H = {first['H']}, {first['impl']}, {first['dtype']}: "
+                 f"{runs['seed'].nunique()} seed(s), {int(runs['sequences_seen'].max())} sequences each", fontsize=9)
+    return save_figure(fig, out_stem)
+
+
+def plot_derivative_free(runs: pd.DataFrame, out_stem) -> list[Path]:
+    """Held-out loss against optimiser seconds, one line per (optimiser, seed), same budget for each."""
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    colors = dict(zip(OPTIMIZER_LABELS, ("black", "tab:orange", "tab:green")))
+    for (name, seed), line in runs.groupby(["optimizer", "seed"], sort=False):
+        ax.plot(line["wall_s"], line["loss"], color=colors.get(name, "grey"),
+                label=OPTIMIZER_LABELS.get(name, name) if seed == runs["seed"].min() else None)
+    levels = echo_levels()
+    ax.axhline(levels["none"], color="grey", linestyle="--", linewidth=1, label=f"neither lag known: {levels['none']:.4f}")
+    ax.axhline(levels["lag3"], color="grey", linestyle="-.", linewidth=1, label=f"lag 3 known: {levels['lag3']:.4f}")
+    ax.set_xlabel("optimiser seconds (evaluation excluded)")
+    ax.set_ylabel("held-out cross-entropy (nats)")
+    ax.legend(fontsize=7)
+    first = runs.iloc[0]
+    ax.set_title(f"Echo task, T = {first['T']}, H = {first['H']} ({first['n_params']} parameters), float64: "
+                 f"{first['budget_s']:g} s each, {runs['seed'].nunique()} seed(s)", fontsize=9)
+    return save_figure(fig, out_stem)
+
+
+def plot_truncated_norms(norms: pd.DataFrame, out_stem) -> list[Path]:
+    """Gradient norm of BPTT and TBPTT(k, k) against the spectral radius of W_hh (mean and range over seeds)."""
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for (method, k2), rows in norms.groupby(["method", "k2"], dropna=False, sort=False):
+        label = "BPTT" if method == "bptt" else f"TBPTT({int(k2)}, {int(k2)})"
+        stats = rows.groupby("radius")["grad_norm"].agg(["mean", "min", "max"])
+        ax.plot(stats.index, stats["mean"], marker="o", label=label)
+        ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.2)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(PLAIN)
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("spectral radius of W_hh")
+    ax.set_ylabel("||gradient|| (all parameters)")
+    ax.legend(fontsize=8, title="method; band: range over seeds", title_fontsize=7)
+    first = norms.iloc[0]
+    ax.set_title(f"Delayed recall (lag 1), T = {first['T']}, H = {first['H']}, B = {first['B']}, "
+                 f"{first['dtype']}, NumPy", fontsize=9)
+    return save_figure(fig, out_stem)
+
+
+PLOTS = {"echo": plot_echo, "derivative_free": plot_derivative_free, "truncated_norms": plot_truncated_norms}

@@ -1,0 +1,277 @@
+"""Every number the paper's text quotes, computed from the study's tables (results/paper/numbers.json).
+
+`numbers(tables, figures)` returns a JSON-ready dict of display strings and small row
+lists; the Typst source only reads it, so no number in the text is typed by hand. Any
+table may be absent: its section then says so (`available` lists what this run made).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from bptt_bench import claims
+from bptt_bench.analysis.learning import decay_per_step
+from bptt_bench.analysis.settings import label
+from bptt_bench.experiments.echo import expected_level
+from bptt_bench.experiments.training import final_rows
+from bptt_bench.tables import PROVENANCE_COLUMNS
+from bptt_bench.tasks import echo_levels
+
+
+def fmt(value, digits: int = 3) -> str:
+    """A number for the text: `digits` significant figures, plain notation where it reads well; '—' if missing."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    value = float(value)
+    if 1e3 <= abs(value) < 1e5:
+        return f"{value:.0f}"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{value:.{digits}g}"
+
+
+def _setting(method, k1, k2, segment=None, cell=None) -> str:
+    return label(method, k1, k2, segment, cell)
+
+
+def _int(value) -> str:
+    return "—" if value is None or pd.isna(value) else str(int(value))
+
+
+def setup(bench: pd.DataFrame) -> dict:
+    """Machine, versions and run settings from the rows' provenance."""
+    first = bench.iloc[0]
+    out = {column: str(first[column]) for column in PROVENANCE_COLUMNS if column in bench}
+    times = pd.to_datetime(bench["utc_time"], utc=True, errors="coerce") if "utc_time" in bench else None
+    out |= {
+        "threads": ", ".join(str(int(t)) for t in sorted(bench["threads"].unique())),
+        "dtypes": ", ".join(sorted(bench["dtype"].astype(str).unique())),
+        "impls": ", ".join(sorted(bench["impl"].unique())),
+        "first_utc": "—" if times is None else str(times.min())[:19],
+        "last_utc": "—" if times is None else str(times.max())[:19],
+        "commits": ", ".join(sorted(str(c)[:12] for c in bench["commit"].unique())) if "commit" in bench else "—",
+    }
+    return out
+
+
+def cells(bench: pd.DataFrame) -> dict:
+    """Counts per status and every cell that is not ok, with its reason."""
+    counts = bench["status"].value_counts()
+    bad = bench[bench["status"].ne("ok")]
+    return {
+        "total": str(len(bench)),
+        "ok": str(int(counts.get("ok", 0))),
+        "by_status": ", ".join(f"{int(n)} {status}" for status, n in counts.items()),
+        "not_ok": [
+            {"impl": r.impl, "setting": _setting(r.method, r.k1, r.k2, getattr(r, "segment", None), getattr(r, "cell", None)),
+             "T": _int(r.T), "status": r.status,
+             "reason": str(r.reason)[:160]}
+            for r in bad.itertuples()
+        ],
+    }
+
+
+SIZES = ["B", "H", "D", "O", "dtype", "threads"]
+
+
+def main_block(bench: pd.DataFrame, grid: str) -> pd.DataFrame:
+    """The rows of grid `grid` if rows name their grid, else the rows of the most common sizes."""
+    if "grid" in bench and bench["grid"].eq(grid).any():
+        return bench[bench["grid"].eq(grid)]
+    sizes = bench[SIZES].astype(str).agg("/".join, axis=1)
+    return bench[sizes.eq(sizes.mode().iloc[0])]
+
+
+def scaling(bench: pd.DataFrame) -> dict:
+    """Per impl at its largest T with an ok BPTT cell: BPTT's time and memory, each other cell as a ratio."""
+    bench = main_block(bench, "scaling")
+    pairs = claims._same_cell_pairs(bench, "tbptt")
+    if "checkpointed" in set(bench["method"]):
+        pairs = pd.concat([pairs, claims._same_cell_pairs(bench, "checkpointed")], ignore_index=True)
+    if pairs.empty:
+        return {"rows": [], "T": "—"}
+    pairs = pairs[pairs["T"].eq(pairs.groupby("impl")["T"].transform("max"))]
+    memory = claims._memory_column(pairs)
+    rows = []
+    for r in pairs.sort_values(["impl", "method", "k1", "k2"]).itertuples():
+        rows.append({
+            "impl": r.impl, "T": _int(r.T),
+            "setting": _setting(r.method, r.k1, r.k2, getattr(r, "segment", None), getattr(r, "cell", None)),
+            "bptt_ms": fmt(1e3 * r.time_median_s_bptt), "ms": fmt(1e3 * r.time_median_s),
+            "time_ratio": fmt(r.time_median_s / r.time_median_s_bptt),
+            "memory_ratio": fmt(getattr(r, memory) / getattr(r, f"{memory}_bptt")) if memory else "—",
+        })
+    ok = claims._ok(bench)
+    bptt = ok[ok["method"].eq("bptt")].sort_values("T")
+    growth = []
+    for impl, line in bptt.groupby("impl"):
+        line = line.drop_duplicates("T")
+        if len(line) >= 2:
+            growth.append({"impl": impl, "T_from": _int(line["T"].iloc[0]), "T_to": _int(line["T"].iloc[-1]),
+                           "time_growth": fmt(line["time_median_s"].iloc[-1] / line["time_median_s"].iloc[0])})
+    return {"rows": rows, "memory_column": memory or "—", "bptt_growth": growth,
+            "T": ", ".join(sorted({row["T"] for row in rows}, key=int))}
+
+
+def truncation_grid(bench: pd.DataFrame) -> dict:
+    """The k1 x k2 block: at the T with the most TBPTT settings, fastest and slowest setting per impl."""
+    ok = claims._ok(main_block(bench, "truncation"))
+    tbptt = ok[ok["method"].eq("tbptt")]
+    if tbptt.empty:
+        return {"rows": []}
+    counts = tbptt.groupby("T").apply(lambda rows: rows[["k1", "k2"]].drop_duplicates().shape[0])
+    T = counts.idxmax()
+    block = tbptt[tbptt["T"].eq(T)]
+    rows = []
+    for impl, rows_impl in block.groupby("impl"):
+        if len(rows_impl) < 2:
+            continue
+        fast = rows_impl.loc[rows_impl["time_median_s"].idxmin()]
+        slow = rows_impl.loc[rows_impl["time_median_s"].idxmax()]
+        rows.append({"impl": impl, "n": str(len(rows_impl)),
+                     "fastest": _setting("tbptt", fast.k1, fast.k2), "fastest_ms": fmt(1e3 * fast.time_median_s),
+                     "slowest": _setting("tbptt", slow.k1, slow.k2), "slowest_ms": fmt(1e3 * slow.time_median_s)})
+    return {"T": _int(T), "rows": rows}
+
+
+def learning(training: pd.DataFrame) -> dict:
+    """Learnable lag and loss curves: per setting, final accuracy by lag; per task, final loss by setting."""
+    out = {}
+    runs = final_rows(training).copy()
+    if "regime" not in runs:
+        runs["regime"] = "online, equal data"
+    runs["regime"] = runs["regime"].fillna("—").astype(str)
+    lag = runs[runs["task"].eq("delayed_recall")]
+    if len(lag):
+        keys = ["regime", "method", "k1", "k2"]
+        mean = lag.fillna({"accuracy": 0.0}).groupby(keys + ["lag"], dropna=False)["accuracy"].mean()
+        rows = []
+        for (regime, method, k1, k2), line in mean.groupby(level=[0, 1, 2, 3], dropna=False):
+            values = line.droplevel([0, 1, 2, 3])
+            learned = [int(L) for L, v in values.items() if v >= claims.LEARNED]
+            rows.append({"regime": regime, "setting": _setting(method, k1, k2),
+                         "largest": str(max(learned)) if learned else "none",
+                         "by_lag": ", ".join(f"{fmt(v, 2)} (L = {int(L)})" for L, v in values.items())})
+        out["lag"] = {"rows": rows, "seeds": str(lag["seed"].nunique()), "T": _int(lag["T"].iloc[0]),
+                      "learned": str(claims.LEARNED), "diverged": str(int(lag["status"].ne("ok").sum()))}
+    curves = []
+    for task, rows_task in runs[runs["task"].ne("delayed_recall")].groupby("task"):
+        mean = rows_task.groupby(["method", "k1", "k2"], dropna=False)[["loss", "wall_s"]].mean()
+        baseline = rows_task["baseline_loss"].iloc[0]
+        for (method, k1, k2), r in mean.iterrows():
+            curves.append({"task": task, "setting": _setting(method, k1, k2), "loss": fmt(r["loss"]),
+                           "baseline": fmt(baseline), "ratio": fmt(r["loss"] / baseline),
+                           "wall_s": fmt(r["wall_s"])})
+    out["curves"] = curves
+    return out
+
+
+def gradient_bias(bias: pd.DataFrame) -> dict:
+    stats = bias.groupby(["state", "k1", "k2"])[["cosine", "relative_error"]].mean().reset_index()
+    short = stats[stats["k2"] < bias["T"].max()]
+    spread = bias.groupby(["state", "k1", "k2", "batch"])["cosine"].agg(lambda c: c.max() - c.min()).max()
+    return {
+        "T": _int(bias["T"].iloc[0]), "lag": _int(bias["lag"].iloc[0]),
+        "impls": ", ".join(sorted(bias["impl"].unique())),
+        "cosine_min": fmt(short["cosine"].min()), "cosine_max": fmt(short["cosine"].max()),
+        "error_max": fmt(short["relative_error"].max()),
+        "framework_spread": fmt(spread),
+    }
+
+
+def decay(table: pd.DataFrame) -> dict:
+    return {"factors": [{"radius": fmt(r), "factor": fmt(f)} for r, f in decay_per_step(table).items()],
+            "T": _int(table["T"].iloc[0]), "H": _int(table["H"].iloc[0])}
+
+
+def truncated_norms(table: pd.DataFrame) -> dict:
+    mean = table.groupby(["radius", "method", "k2"], dropna=False)["grad_norm"].mean().reset_index()
+    rows = []
+    for radius, r in mean.groupby("radius"):
+        rows.append({"radius": fmt(radius), **{_setting(m, k, k): fmt(v) for m, k, v in
+                                                zip(r["method"], r["k2"], r["grad_norm"])}})
+    settings = [_setting(m, k, k) for m, k in mean[["method", "k2"]].drop_duplicates().itertuples(index=False)]
+    return {"rows": rows, "settings": settings}
+
+
+def echo(table: pd.DataFrame) -> dict:
+    runs = final_rows(table)
+    stats = runs.groupby("k1")["loss"].agg(["mean", "std", "min", "max"])
+    levels = echo_levels()
+    first = runs.iloc[0]
+    return {
+        "rows": [{"k": _int(k), "mean": fmt(r["mean"], 4), "range": f"{fmt(r['min'], 4)}–{fmt(r['max'], 4)}",
+                  "level": expected_level(int(k)), "level_value": fmt(levels[expected_level(int(k))], 4)}
+                 for k, r in stats.iterrows()],
+        "seeds": str(runs["seed"].nunique()), "T": _int(first["T"]), "H": _int(first["H"]),
+        "sequences": _int(runs["sequences_seen"].max()), "lr": fmt(first["lr"]),
+        "diverged": str(int(runs["status"].ne("ok").sum())),
+    }
+
+
+def derivative_free(table: pd.DataFrame) -> dict:
+    final = table.sort_values("wall_s").groupby(["optimizer", "seed"]).tail(1)
+    stats = final.groupby("optimizer").agg(loss=("loss", "mean"), evaluations=("evaluations", "mean"))
+    first = table.iloc[0]
+    return {"rows": [{"optimizer": name, "loss": fmt(r["loss"], 4), "evaluations": fmt(r["evaluations"])}
+                     for name, r in stats.iterrows()],
+            "budget_s": fmt(first["budget_s"]), "n_params": _int(first["n_params"]), "T": _int(first["T"]),
+            "H": _int(first["H"]), "seeds": str(table["seed"].nunique())}
+
+
+def peer_check(table: pd.DataFrame) -> dict:
+    ok = table[table["status"].eq("ok")]
+    if ok.empty:
+        return {"ran": False, "reason": str(table["reason"].iloc[0]), "rows": []}
+    return {"ran": True, "version": str(ok["ignite_version"].iloc[0]),
+            "rows": [{"impl": r.impl, "T": _int(r.T), "k": _int(r.k), "divides": "yes" if r.k_divides_T else "no",
+                      "difference": fmt(r.max_relative_difference, 2)} for r in ok.itertuples()]}
+
+
+SECTIONS = {  # numbers.json key -> (table, function)
+    "setup": ("benchmarks", setup),
+    "cells": ("benchmarks", cells),
+    "scaling": ("benchmarks", scaling),
+    "truncation": ("benchmarks", truncation_grid),
+    "learning": ("training", learning),
+    "gradient_bias": ("gradient_bias", gradient_bias),
+    "gradient_decay": ("gradient_decay", decay),
+    "truncated_norms": ("truncated_norms", truncated_norms),
+    "echo": ("echo", echo),
+    "derivative_free": ("derivative_free", derivative_free),
+    "peer_check": ("peer_check", peer_check),
+}
+
+
+def numbers(tables: dict[str, pd.DataFrame], figures: list[str], claims_table: pd.DataFrame | None = None) -> dict:
+    """All numbers of the paper; a section whose table is absent or empty is left out (its name in `missing`)."""
+    out: dict = {"available": sorted(name for name, t in tables.items() if len(t)), "figures": sorted(figures)}
+    missing = []
+    for key, (table, function) in SECTIONS.items():
+        if table in tables and len(tables[table]):
+            out[key] = function(tables[table])
+        else:
+            missing.append(key)
+    out["missing"] = missing
+    if claims_table is not None:
+        counts = claims_table["verdict"].value_counts()
+        out["claims"] = {"total": str(len(claims_table)),
+                         **{v.replace(" ", "_"): str(int(counts.get(v, 0))) for v in claims.VERDICTS}}
+    levels = echo_levels()
+    out["echo_levels"] = {name: fmt(value, 4) for name, value in levels.items()}
+    return out
+
+
+def json_safe(value):
+    """numpy scalars -> Python, for json.dumps."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,1 @@
+"""Cross-checks against other projects' TBPTT code (optional extra `.[peers]`)."""

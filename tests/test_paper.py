@@ -1,0 +1,61 @@
+"""The paper builds from whatever tables a run has, and its text follows the tables."""
+
+import json
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from bptt_bench import claims
+from bptt_bench.paper import build, numbers
+from bptt_bench.tables import BENCHMARK_COLUMNS, write_table
+
+from test_workflow import ROOT
+
+
+def bench_table():
+    base = dict.fromkeys(BENCHMARK_COLUMNS) | dict(
+        B=4, H=8, D=2, O=2, dtype="float32", threads=1, seed=0, status="ok", reason=None, python_version="3.11",
+        numpy_version="2", torch_version="2.13", jax_version="0.10", blas="openblas", cpu_model="Test CPU 9000",
+        commit="abc123", utc_time="2026-01-01T00:00:00+00:00")
+    rows = [base | dict(impl="numpy", method="bptt", T=64, time_median_s=0.004, peak_rss_bytes=1000.0),
+            base | dict(impl="numpy", method="tbptt", T=64, k1=8, k2=8, time_median_s=0.002, peak_rss_bytes=100.0),
+            base | dict(impl="numpy", method="bptt", T=256, status="skipped", reason="over the memory budget")]
+    return pd.DataFrame(rows, columns=BENCHMARK_COLUMNS)
+
+
+def paper_text(tmp_path, bench) -> str:
+    """Build numbers, claims and the PDF from `bench` alone, as the workflow does; the PDF's text."""
+    tables = {"benchmarks": bench}
+    claims_table = claims.claims_table(tables)
+    write_table(claims_table, tmp_path / "claims.csv")
+    record = numbers.json_safe(numbers.numbers(tables, [], claims_table))
+    (tmp_path / "numbers.json").write_text(json.dumps(record))
+    pdf = build.build_pdf(ROOT / "paper/paper.typ", tmp_path / "numbers.json", tmp_path / "claims.csv", [],
+                          tmp_path / "paper.pdf")
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_numbers_leave_out_what_the_run_lacks():
+    record = numbers.numbers({"benchmarks": bench_table()}, [])
+    assert record["cells"]["by_status"] == "2 ok, 1 skipped"
+    assert record["cells"]["not_ok"][0]["reason"] == "over the memory budget"
+    assert record["scaling"]["rows"][0]["time_ratio"] == "0.5"
+    assert {"echo", "learning", "derivative_free"} <= set(record["missing"])
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
+def test_changing_a_table_value_changes_the_paper(tmp_path):
+    bench = bench_table()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    before = paper_text(tmp_path / "a", bench)
+    bench.loc[1, "time_median_s"] = 0.003  # TBPTT(8, 8): 0.5x -> 0.75x of BPTT
+    after = paper_text(tmp_path / "b", bench)
+    assert before != after
+    assert "Test CPU 9000" in before and "over the memory budget" in before  # set-up and the skipped cell
+    assert "0.5" in before and "0.75" in after and "0.75" not in before
+    assert "not measured in this run" in after.lower() or "was not produced" in after
+

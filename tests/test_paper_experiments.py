@@ -1,0 +1,39 @@
+"""The paper's small experiments: their rows, budgets and the physics they are meant to show."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bptt_bench.experiments.derivative_free import COLUMNS, derivative_free
+from bptt_bench.experiments.truncated_norms import truncated_norms
+from bptt_bench.paper.experiments import EXPERIMENTS, run
+
+
+def test_derivative_free_spends_its_budget_on_every_optimizer():
+    rows = pd.DataFrame(derivative_free(seeds=(0,), budget_s=0.2, every_s=0.05, T=12, n_train=8, batch=4,
+                                        n_eval=8))
+    assert list(rows.columns) == COLUMNS
+    for name, curve in rows.groupby("optimizer"):
+        assert curve["wall_s"].max() >= 0.2 and curve["wall_s"].max() < 1.0, name  # stopped at the budget
+        assert curve["wall_s"].is_monotonic_increasing and curve["evaluations"].iloc[-1] > 0
+        assert np.isfinite(curve["loss"]).all()
+    assert set(rows["optimizer"]) == {"bptt_sgd", "powell", "es"}
+
+
+def test_derivative_free_rejects_unknown_optimizer_and_budget():
+    with pytest.raises(ValueError, match="optimizer"):
+        derivative_free(optimizers=("adam",))
+    with pytest.raises(ValueError, match="budget_s"):
+        derivative_free(budget_s=0)
+
+
+def test_truncation_bounds_the_gradient_where_bptt_explodes():
+    rows = pd.DataFrame(truncated_norms(radii=(0.5, 3.0), ks=(4,), seeds=(0,), T=64, H=16, B=4))
+    norm = rows.set_index(["radius", "method"])["grad_norm"]
+    assert norm[(3.0, "bptt")] > 100 * norm[(0.5, "bptt")]
+    assert norm[(3.0, "tbptt")] < norm[(3.0, "bptt")] / 100
+
+
+def test_every_experiment_writes_its_columns():
+    table = run("truncated_norms", dict(radii=[1.0], ks=[2], seeds=[0], T=4, H=4, B=2))
+    assert list(table.columns) == EXPERIMENTS["truncated_norms"][1] and len(table) == 2
