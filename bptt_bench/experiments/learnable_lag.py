@@ -82,7 +82,7 @@ def learnable_lag(
     V: int = 4,
     H: int = 32,
     B: int = 16,
-    n_sequences: int = 1000,
+    n_sequences: int = 500,
     n_updates: int | None = None,
     clip: float | None = None,
     eval_every: int = 250,
