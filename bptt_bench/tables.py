@@ -8,32 +8,39 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import pandas as pd
 
+import implementations
+
+# One version column per framework package of the registry (numpy_version, torch_version, ...).
 PROVENANCE_COLUMNS = [
-    "python_version", "numpy_version", "torch_version", "jax_version", "blas", "cpu_model",
-    "commit", "utc_time",
+    "python_version", *(f"{package}_version" for package in implementations.PACKAGES), "blas", "cpu_model",
+    "node", "commit", "utc_time",
 ]
 
 BENCHMARK_COLUMNS = [
-    "impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype", "threads", "seed",
+    "impl", "method", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "seed",
     "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s",
     "setup_s", "cell_wall_s", "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
     "gflops_per_s", "peak_gflops_per_s", "impl_gemm_gflops_per_s", "peak_fraction", "loss", "grad_norm",
 ] + PROVENANCE_COLUMNS
 
-STATUSES = ("ok", "timeout", "oom", "nan", "error", "skipped")
+# The benchmark table: each cell's row with the grid(s) of the config it belongs to, comma-joined
+# (a cell in two grids is measured once); bptt_bench.analysis.benchmarks.in_grid selects a grid.
+BENCHMARK_TABLE_COLUMNS = ["grid"] + BENCHMARK_COLUMNS
+
+STATUSES = ("ok", "timeout", "oom", "killed", "nan", "error", "skipped")  # docs/measurement.md, Faults
 
 
 def write_atomically(path: Path | str, write) -> Path:
     """Call write(tmp_path), then rename onto path: readers never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # mode 0666 less the umask, like open()
     try:
         write(Path(tmp))
         os.replace(tmp, path)
@@ -53,6 +60,19 @@ def write_table(table: pd.DataFrame, path) -> Path:
     if path.suffix == ".parquet":
         return write_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
     return write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def read_cell(path) -> dict:
+    """A cell file's row; ValueError naming the file and the remedy if it is not one (never a bare JSON error)."""
+    try:
+        row = json.loads(Path(path).read_text())
+        missing = set(BENCHMARK_COLUMNS) - set(row)
+        if missing:
+            raise ValueError(f"columns {sorted(missing)} missing")
+    except (ValueError, AttributeError, TypeError) as error:
+        raise ValueError(f"{path} is not a cell row ({type(error).__name__}: {error}). Delete it and rerun "
+                         "snakemake: that cell is measured again and the tables rebuilt.") from None
+    return row
 
 
 def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:

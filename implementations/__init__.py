@@ -4,30 +4,44 @@
     impl = implementations.load("torch")
     loss, grads = impl.loss_and_grad(params, x, y, mask, method="tbptt", k1=8, k2=16)
     losses, new_params = impl.train_tbptt(params, x, y, mask, k1=8, k2=16, lr=0.1)
+    states, logits = impl.forward(params, x)
 
 A framework is one module defining a subclass of `base.Implementation`, plus one line
-in `_MODULES`; it is imported only when loaded.
+in `REGISTRY`; it is imported only when loaded. What the rest of the study asks about a
+framework without loading it (its package for provenance, what its native memory figure
+counts, plotting order = registry order) is in its `Entry`.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
 from .base import Implementation
 
-_MODULES = {
-    "numpy": "implementations.numpy_rnn",
-    "torch": "implementations.torch_rnn",
-    "jax": "implementations.jax_rnn",
+
+@dataclass(frozen=True)
+class Entry:
+    module: str  # the module whose IMPLEMENTATION this is
+    package: str  # the distribution whose version provenance records
+    native_memory: str  # what its measure_peak_bytes counts (label of its native memory figure)
+
+
+REGISTRY = {
+    "numpy": Entry("implementations.numpy_rnn", "numpy", "tracemalloc"),
+    "torch": Entry("implementations.torch_rnn", "torch", "saved tensors"),
+    "jax": Entry("implementations.jax_rnn", "jax", "XLA temp buffers"),
+    "torch_nn": Entry("implementations.torch_nn", "torch", "saved tensors"),
 }
-NAMES = tuple(_MODULES)
+NAMES = tuple(REGISTRY)  # also the plotting order
+PACKAGES = tuple(dict.fromkeys(entry.package for entry in REGISTRY.values()))  # each once, in order
 
 
 def load(name: str) -> Implementation:
     """The implementation called `name` (one of NAMES); KeyError lists the known ones."""
-    if name not in _MODULES:
+    if name not in REGISTRY:
         raise KeyError(f"unknown implementation {name!r}; known: {', '.join(NAMES)}")
-    return importlib.import_module(_MODULES[name]).IMPLEMENTATION
+    return importlib.import_module(REGISTRY[name].module).IMPLEMENTATION
 
 
-__all__ = ["NAMES", "Implementation", "load"]
+__all__ = ["NAMES", "PACKAGES", "REGISTRY", "Entry", "Implementation", "load"]

@@ -6,13 +6,15 @@ bad call never ends in a traceback from deep inside NumPy, PyTorch or JAX.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-METHODS = ("bptt", "tbptt")
+METHODS = ("bptt", "tbptt", "checkpointed")
 LOSSES = ("ce", "mse")
+DEVICES = ("cpu", "cuda")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 CHECK_CHUNK = 256  # steps checked at a time, so that validation memory does not grow with T
 PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
@@ -136,16 +138,41 @@ def check_positive_int(name: str, value) -> int:
     return int(value)
 
 
-def check_method(method: str, k1, k2) -> tuple[int, int] | None:
-    """The truncation (k1, k2) for 'tbptt', None for 'bptt'."""
+def check_method(method: str, k1, k2, segment=None) -> tuple[int, int] | None:
+    """The truncation (k1, k2) for 'tbptt', None for 'bptt' and 'checkpointed'.
+
+    segment (checkpoint spacing) is for 'checkpointed' only: None or an integer >= 1.
+    """
     check_choice("method", method, METHODS)
-    if method == "bptt":
+    if segment is not None:
+        if method != "checkpointed":
+            raise ValueError(f"segment applies to method='checkpointed' only; got segment={segment!r} "
+                             f"with method={method!r}")
+        check_positive_int("segment", segment)
+    if method != "tbptt":
         if k1 is not None or k2 is not None:
-            raise ValueError("k1 and k2 apply to method='tbptt' only; leave them out for 'bptt'")
+            raise ValueError(f"k1 and k2 apply to method='tbptt' only; leave them out for {method!r}")
         return None
     if k1 is None or k2 is None:
         raise ValueError("method='tbptt' needs both k1 and k2")
     return check_positive_int("k1", k1), check_positive_int("k2", k2)
+
+
+def check_device(device, implementation) -> str:
+    """A device the implementation supports and can see: ValueError naming `device` otherwise."""
+    check_choice("device", device, DEVICES)
+    if device not in implementation.devices:
+        raise ValueError(f"device {device!r} is not supported by implementation {implementation.name!r}; "
+                         f"it runs on {implementation.devices}")
+    if not implementation.device_available(device):
+        raise ValueError(f"device {device!r} was asked for, but implementation {implementation.name!r} sees "
+                         f"no {device.upper()} device on this machine ({implementation.backend_info()})")
+    return device
+
+
+def default_segment(T: int) -> int:
+    """Checkpointed BPTT's default spacing: ceil(sqrt(T)) (memory ~ T/c + c is smallest there)."""
+    return math.isqrt(T - 1) + 1
 
 
 def check_training(lr, clip) -> tuple[float, float | None]:

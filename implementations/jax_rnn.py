@@ -1,7 +1,9 @@
-"""JAX: `lax.scan` over the steps, `jax.value_and_grad`, one jitted program per window shape.
+"""JAX: `lax.scan` over the steps, `jax.value_and_grad`, one jitted program per piece shape.
 
 float64 runs inside `jax.enable_x64(True)`, switched on for the duration of a call
 only, so importing this module changes nothing for users who compute in float32.
+Checkpointed BPTT scans over segments whose body is wrapped in `jax.checkpoint` (remat):
+only each segment's starting state is saved, and the body is recomputed in the backward.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ def step(params, state, projected):
     return state, state
 
 
+def scan_steps(params, state, x):
+    """(final state, states (n,B,H)) of n steps of x (n,B,D) from state (B,H)."""
+    return jax.lax.scan(partial(step, params), state, x @ params["W_xh"] + params["b_h"])
+
+
 def readout_loss(W_hy, b_y, S, y, mask, loss):
     """Masked loss of states S (..., B, H) summed over all leading axes, divided by B."""
     logits = S @ W_hy + b_y
@@ -35,22 +42,6 @@ def readout_loss(W_hy, b_y, S, y, mask, loss):
     return jnp.sum(per_entry * mask) / S.shape[-2]
 
 
-def frozen_prefix(params, state, x, y, mask, loss):
-    """Forward-only steps: (loss, (dW_hy, db_y), final state), memory independent of their number."""
-    readout_value_and_grad = jax.value_and_grad(readout_loss, argnums=(0, 1))
-
-    def body(carry, inputs):
-        state, total, grads = carry
-        x_t, y_t, mask_t = inputs
-        state, _ = step(params, state, x_t @ params["W_xh"] + params["b_h"])
-        value, (g_W, g_b) = readout_value_and_grad(params["W_hy"], params["b_y"], state, y_t, mask_t, loss)
-        return (state, total + value, (grads[0] + g_W, grads[1] + g_b)), None
-
-    zeros = (jnp.zeros_like(params["W_hy"]), jnp.zeros_like(params["b_y"]))
-    (state, total, grads), _ = jax.lax.scan(body, (state, jnp.zeros((), x.dtype), zeros), (x, y, mask))
-    return total, grads, state
-
-
 def steps_loss(params, state, x, y, mask, loss):
     """Loss of n steps run with gradient from `state`, and the state after them.
 
@@ -60,73 +51,119 @@ def steps_loss(params, state, x, y, mask, loss):
     """
     def chunk(state, inputs):
         x_c, y_c, mask_c = inputs
-        state, S = jax.lax.scan(partial(step, params), state, x_c @ params["W_xh"] + params["b_h"])
+        state, S = scan_steps(params, state, x_c)
         return state, readout_loss(params["W_hy"], params["b_y"], S, y_c, mask_c, loss)
 
-    n = x.shape[0]
-    whole = n - n % CHUNK
-    total = jnp.zeros((), x.dtype)
+    return scan_in_pieces(chunk, state, (x, y, mask), CHUNK)
+
+
+def scan_in_pieces(body, state, inputs, size, remat=False):
+    """Sum of body's losses over pieces of `size` steps (the last may be shorter), carrying
+    the state: (total, final state). remat: every whole piece but the last is wrapped in
+    jax.checkpoint (the last is never recomputed)."""
+    n = inputs[0].shape[0]
+    whole = (n - 1) // size * size if remat else n - n % size
+    total = jnp.zeros((), inputs[0].dtype)
     if whole:
-        chunks = tuple(a[:whole].reshape(whole // CHUNK, CHUNK, *a.shape[1:]) for a in (x, y, mask))
-        state, values = jax.lax.scan(chunk, state, chunks)
+        pieces = tuple(a[:whole].reshape(whole // size, size, *a.shape[1:]) for a in inputs)
+        scanned = jax.checkpoint(body, prevent_cse=False) if remat else body
+        state, values = jax.lax.scan(scanned, state, pieces)
         total += values.sum()
     if n > whole:
-        state, value = chunk(state, (x[whole:], y[whole:], mask[whole:]))
+        state, value = body(state, tuple(a[whole:] for a in inputs))
         total += value
     return total, state
 
 
-def window_loss(params, state, x, y, mask, loss, carry_index):
-    """Loss of a window run with gradient from `state`; aux: the state after carry_index steps."""
-    if carry_index is None:
-        return steps_loss(params, state, x, y, mask, loss)[0], None
-    before, carried = steps_loss(params, state, x[:carry_index], y[:carry_index], mask[:carry_index], loss)
-    after, _ = steps_loss(params, carried, x[carry_index:], y[carry_index:], mask[carry_index:], loss)
+def window_loss(params, state, x, y, mask, loss, carry_at, segment):
+    """Loss of steps run with gradient from `state`; aux: the state after carry_at steps."""
+    def piece(state, inputs):
+        if segment is None:
+            return steps_loss(params, state, *inputs, loss)[::-1]
+        return scan_in_pieces(lambda s, seg: steps_loss(params, s, *seg, loss)[::-1], state, inputs, segment,
+                              remat=True)[::-1]
+
+    if carry_at is None:
+        return piece(state, (x, y, mask))[1], None
+    carried, before = piece(state, (x[:carry_at], y[:carry_at], mask[:carry_at]))
+    _, after = piece(carried, (x[carry_at:], y[carry_at:], mask[carry_at:]))
     return before + after, carried
 
 
-@partial(jax.jit, static_argnames=("loss", "n_frozen", "carry_at"))
-def window(params, state, x, y, mask, loss, n_frozen, carry_at):
-    prefix_loss, prefix_grads = 0.0, None
-    if n_frozen:
-        prefix_loss, prefix_grads, state = frozen_prefix(
-            params, state, x[:n_frozen], y[:n_frozen], mask[:n_frozen], loss
-        )
-    carry_index = None if carry_at is None else carry_at - n_frozen
-    (value, carried), grads = jax.value_and_grad(window_loss, has_aux=True)(
-        params, jax.lax.stop_gradient(state), x[n_frozen:], y[n_frozen:], mask[n_frozen:], loss, carry_index
+@jax.jit
+def forward(params, state, x):
+    state, S = scan_steps(params, state, x)
+    return S, state
+
+
+@jax.jit
+def logits(params, outputs):
+    return outputs @ params["W_hy"] + params["b_y"]
+
+
+@partial(jax.jit, static_argnames=("loss",))
+def readout_grads(params, outputs, y, mask, loss):
+    value, (g_W, g_b) = jax.value_and_grad(readout_loss, argnums=(0, 1))(
+        params["W_hy"], params["b_y"], outputs, y, mask, loss
     )
-    if prefix_grads is not None:
-        grads = {**grads, "W_hy": grads["W_hy"] + prefix_grads[0], "b_y": grads["b_y"] + prefix_grads[1]}
-    return prefix_loss + value, grads, carried
+    return value, {"W_hy": g_W, "b_y": g_b}
+
+
+@partial(jax.jit, static_argnames=("loss", "carry_at", "segment"))
+def window_grad(params, state, x, y, mask, loss, carry_at, segment):
+    (value, carried), grads = jax.value_and_grad(window_loss, has_aux=True)(
+        params, state, x, y, mask, loss, carry_at, segment
+    )
+    return value, grads, carried
 
 
 class JaxRNN(Implementation):
     name = "jax"
+    devices = ("cpu", "cuda")
     compiles = True
 
     def __init__(self):
-        self._compiled_windows = None  # while measuring: distinct window calls, by signature
+        self._compiled = None  # while measuring: distinct jitted calls, by signature
 
     def backend_info(self):
-        return f"XLA on {jax.devices()[0].platform} (jaxlib {metadata.version('jaxlib')})"
+        platforms = sorted({device.platform for device in jax.devices()} | {"cpu"})
+        return f"XLA on {', '.join(platforms)} (jaxlib {metadata.version('jaxlib')})"
 
     def measure_peak_bytes(self, run, inputs=()):
-        """Largest XLA temp buffer (compiled memory analysis) over the windows run() used."""
-        self._compiled_windows = {}
+        """Largest XLA temp buffer (compiled memory analysis) over the programs run() used."""
+        self._compiled = {}
         try:
             result = run()
-            calls = list(self._compiled_windows.values())
+            calls = list(self._compiled.values())
         finally:
-            self._compiled_windows = None
+            self._compiled = None
         peak = 0
-        for args, float64 in calls:
+        for function, args, kwargs, float64 in calls:
             with jax.enable_x64(float64):
-                peak = max(peak, window.lower(*args).compile().memory_analysis().temp_size_in_bytes)
+                compiled = function.lower(*args, **kwargs).compile()
+                peak = max(peak, compiled.memory_analysis().temp_size_in_bytes)
         return result, peak
+
+    def _call(self, function, *args, **static):
+        """function(*args, **static), noting each distinct program while measuring."""
+        if self._compiled is not None:
+            shapes = tuple((np.shape(a), str(a.dtype)) for a in jax.tree_util.tree_leaves(args))
+            float64 = any(dtype == "float64" for _, dtype in shapes)
+            self._compiled.setdefault((function, shapes, tuple(static.items())), (function, args, static, float64))
+        return function(*args, **static)
 
     def precision(self, dtype):
         return jax.enable_x64(np.dtype(dtype) == np.float64)
+
+    def device_available(self, device):
+        try:
+            return bool(jax.devices(device))
+        except RuntimeError:  # no backend of that kind in this jaxlib (e.g. the CPU-only wheel)
+            return False
+
+    def on_device(self, device):
+        # Always explicit: with a CUDA jaxlib the default device is the GPU even for 'cpu'.
+        return jax.default_device(jax.devices(device)[0])
 
     def to_native(self, params):
         return {key: jnp.asarray(value) for key, value in params.items()}
@@ -134,16 +171,29 @@ class JaxRNN(Implementation):
     def to_numpy(self, params):
         return {key: np.asarray(value) for key, value in params.items()}
 
-    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
-        if state is None:
-            state = jnp.zeros((x.shape[1], params["W_hh"].shape[0]), x.dtype)
-        if loss == "ce":
-            y = y.astype(np.int32)
-        args = (params, state, x, y, mask, loss, n_frozen, carry_at)
-        if self._compiled_windows is not None:
-            signature = (x.shape, x.dtype, loss, n_frozen, carry_at)
-            self._compiled_windows.setdefault(signature, (args, x.dtype == np.float64))
-        return window(*args)
+    def maximum(self, value, bound):
+        return jnp.maximum(value, bound)
+
+    def _zeros(self, params, x):
+        return jnp.zeros((x.shape[1], params["W_hh"].shape[0]), x.dtype)
+
+    def states(self, params, state, x):
+        return self._call(forward, params, self._zeros(params, x) if state is None else state, x)
+
+    def logits(self, params, outputs):
+        return self._call(logits, params, outputs)
+
+    def readout_grads(self, params, outputs, y, mask, loss):
+        return self._call(readout_grads, params, outputs, _targets(y, loss), mask, loss=loss)
+
+    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment):
+        state = self._zeros(params, x) if state is None else state
+        return self._call(window_grad, params, state, x, _targets(y, loss), mask, loss=loss, carry_at=carry_at,
+                          segment=segment)
+
+
+def _targets(y, loss):
+    return y.astype(np.int32) if loss == "ce" else y
 
 
 IMPLEMENTATION = JaxRNN()

@@ -3,7 +3,7 @@
 Per step only what the recurrence forces: one (B,H)@(H,H) matmul, an add and a tanh
 forward; an add, a multiply and one matmul backward. Everything that does not depend on
 the previous step (input projection, readout, weight gradients) is one large matmul
-over the whole window.
+over a whole segment.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import threadpoolctl
 
-from .base import Implementation
+from .base import READOUT, Implementation
 
 
 def forward_states(params, state, x):
@@ -58,6 +58,34 @@ def readout(params, S, y, mask, loss, grads):
     return value, dlogits
 
 
+def backward_segment(params, S, x, y, mask, loss, grads, from_next, first):
+    """Backward through one segment of g steps whose states S (g+1,B,H) start at a constant S[0].
+
+    from_next: (B,H) gradient arriving at the segment's last state from later steps (or
+    zeros). Adds every parameter's gradient into grads; returns (loss, gradient at S[0]),
+    the latter None when `first` (the state before the first step is a constant).
+    """
+    g, B, D = x.shape
+    H = S.shape[2]
+    value, dlogits = readout(params, S[1:], y, mask, loss, grads)
+    # dZ[t] = d loss / d pre-activation at step t, filled from the last step back.
+    dZ = (dlogits @ params["W_hy"].T).reshape(g, B, H)
+    W_hh_T = np.ascontiguousarray(params["W_hh"].T)  # BLAS runs the transposed case ~1.5x slower
+    tanh_slope = np.empty((B, H), x.dtype)
+    for t in range(g - 1, -1, -1):
+        np.multiply(S[t + 1], S[t + 1], out=tanh_slope)
+        np.subtract(1, tanh_slope, out=tanh_slope)
+        dZ[t] += from_next
+        dZ[t] *= tanh_slope
+        if t or not first:
+            np.matmul(dZ[t], W_hh_T, out=from_next)
+    dZ = dZ.reshape(g * B, H)
+    grads["W_hh"] += S[:-1].reshape(g * B, H).T @ dZ
+    grads["W_xh"] += x.reshape(g * B, D).T @ dZ
+    grads["b_h"] += dZ.sum(axis=0)
+    return value, None if first else from_next
+
+
 class NumpyRNN(Implementation):
     name = "numpy"
 
@@ -66,6 +94,9 @@ class NumpyRNN(Implementation):
 
     def to_numpy(self, params):
         return dict(params)
+
+    def maximum(self, value, bound):
+        return np.maximum(value, bound)
 
     def set_threads(self, threads):
         threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
@@ -83,43 +114,39 @@ class NumpyRNN(Implementation):
         finally:
             tracemalloc.stop()
 
-    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
-        n, B, D = x.shape
-        H, O = params["W_hy"].shape
-        grads = {"W_hy": np.zeros((H, O), x.dtype), "b_y": np.zeros(O, x.dtype)}
-        total = 0.0
-        # Frozen prefix: forward in chunks no longer than the backward part, so that
-        # memory grows with k2, not k1; its losses reach only the readout.
-        chunk = max(n - n_frozen, 1)
-        for lo in range(0, n_frozen, chunk):
-            hi = min(lo + chunk, n_frozen)
-            S = forward_states(params, state, x[lo:hi])
-            state = S[-1].copy()
-            total += readout(params, S[1:], y[lo:hi], mask[lo:hi], loss, grads)[0]
-
-        x, y, mask = x[n_frozen:], y[n_frozen:], mask[n_frozen:]
-        g = n - n_frozen
+    def states(self, params, state, x):
         S = forward_states(params, state, x)
-        carried = None if carry_at is None else S[carry_at - n_frozen].copy()
-        value, dlogits = readout(params, S[1:], y, mask, loss, grads)
-        total += value
+        return S[1:], S[-1].copy()
 
-        # dZ[t] = d loss / d pre-activation at step t, filled from the last step back.
-        dZ = (dlogits @ params["W_hy"].T).reshape(g, B, H)
-        W_hh_T = np.ascontiguousarray(params["W_hh"].T)  # BLAS runs the transposed case ~1.5x slower
-        from_next = np.zeros((B, H), x.dtype)
-        tanh_slope = np.empty((B, H), x.dtype)
-        for t in range(g - 1, -1, -1):
-            np.multiply(S[t + 1], S[t + 1], out=tanh_slope)
-            np.subtract(1, tanh_slope, out=tanh_slope)
-            dZ[t] += from_next
-            dZ[t] *= tanh_slope
-            if t:  # the state before the first step is a constant
-                np.matmul(dZ[t], W_hh_T, out=from_next)
-        dZ = dZ.reshape(g * B, H)
-        grads["W_hh"] = S[:-1].reshape(g * B, H).T @ dZ
-        grads["W_xh"] = x.reshape(g * B, D).T @ dZ
-        grads["b_h"] = dZ.sum(axis=0)
+    def logits(self, params, outputs):
+        return outputs @ params["W_hy"] + params["b_y"]
+
+    def readout_grads(self, params, outputs, y, mask, loss):
+        grads = {key: np.zeros_like(params[key]) for key in READOUT}
+        return readout(params, outputs, y, mask, loss, grads)[0], grads
+
+    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment):
+        grads = {key: np.zeros_like(value) for key, value in params.items()}
+        n = len(x)
+        c = n if segment is None else min(segment, n)
+        starts = range(0, n, c)
+        # Forward: keep only each segment's starting state (all of them when c == n: BPTT);
+        # the last segment's states are kept whole, so it is never recomputed.
+        checkpoints, carried = [state], None
+        for lo in starts:
+            S = forward_states(params, checkpoints[-1], x[lo : lo + c])
+            if carry_at is not None and lo < carry_at <= lo + c:
+                carried = S[carry_at - lo].copy()
+            if lo + c < n:
+                checkpoints.append(S[-1].copy())
+        total, from_next = 0.0, np.zeros_like(S[-1])
+        for lo in reversed(starts):  # backward, recomputing each earlier segment from its checkpoint
+            hi, start = min(lo + c, n), checkpoints.pop()
+            if hi < n:
+                S = forward_states(params, start, x[lo:hi])
+            value, from_next = backward_segment(params, S, x[lo:hi], y[lo:hi], mask[lo:hi], loss, grads,
+                                                from_next, first=lo == 0)
+            total += value
         return total, grads, carried
 
 

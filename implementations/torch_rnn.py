@@ -1,23 +1,28 @@
 """PyTorch: a step loop under autograd; gradients from torch.autograd.grad.
 
 torch.nn.RNN is not fused on CPU, so an explicit loop of addmm + tanh is as fast and
-keeps the window (frozen prefix, cut, carried state) in plain sight.
+keeps the arithmetic in plain sight (torch_nn.py runs the same contract on nn.RNN).
+Checkpointed BPTT wraps each segment but the last in torch.utils.checkpoint
+(non-reentrant), so only segment boundaries are saved and each segment is recomputed
+in the backward pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
-from .base import Implementation
+from .base import READOUT, Implementation
 from .contract import PARAM_NAMES
 
 
 def forward_states(params, state, x):
-    """States after each of n steps: x (n,B,D) -> list of n tensors (B,H)."""
+    """States after each of n steps: x (n,B,D) tensor -> list of n tensors (B,H)."""
     n, B, D = x.shape
     inputs = torch.addmm(params["b_h"], x.reshape(n * B, D), params["W_xh"]).view(n, B, -1)
     if state is None:
@@ -29,10 +34,10 @@ def forward_states(params, state, x):
     return states
 
 
-def readout_loss(params, S, y, mask, loss):
-    """Masked loss of states S (n,B,H), summed over steps and batch, divided by B."""
-    n, B, H = S.shape
-    logits = torch.addmm(params["b_y"], S.reshape(n * B, H), params["W_hy"])
+def readout_loss(logits, y, mask, loss):
+    """Masked loss of logits (n,B,O), summed over steps and batch, divided by B."""
+    n, B, O = logits.shape
+    logits = logits.reshape(n * B, O)
     if loss == "mse":
         per_entry = 0.5 * (logits - y.reshape(logits.shape)).square().sum(dim=1)
     else:
@@ -42,23 +47,68 @@ def readout_loss(params, S, y, mask, loss):
 
 class TorchRNN(Implementation):
     name = "torch"
+    devices = ("cpu", "cuda")
+    _device = torch.device("cpu")  # where the call in progress runs (set by on_device)
+
+    def recurrence(self, params, state, x):
+        """(outputs (n,B,H), final state) of n steps of x (n,B,D) from `state` (None: zeros),
+        under whatever graph mode is in force."""
+        states = forward_states(params, state, x)
+        return torch.stack(states), states[-1]  # not a view of the stack: that would keep it alive
+
+    def readout(self, params, outputs):
+        """Logits (n,B,O) of outputs (n,B,H), under whatever graph mode is in force."""
+        return torch.addmm(params["b_y"], outputs.flatten(0, 1), params["W_hy"]).view(*outputs.shape[:2], -1)
+
+    def tensors(self, *arrays):
+        """NumPy arrays as tensors on the call's device, sharing memory on the CPU where they can;
+        a read-only array is copied (PyTorch cannot mark a tensor read-only)."""
+        arrays = (np.ascontiguousarray(a) for a in arrays)
+        return tuple(torch.from_numpy(a if a.flags.writeable else a.copy()).to(self._device) for a in arrays)
 
     def to_native(self, params):
-        return {key: torch.from_numpy(value) for key, value in params.items()}
+        return dict(zip(params, self.tensors(*params.values())))
 
     def to_numpy(self, params):
-        return {key: value.detach().numpy() for key, value in params.items()}
+        return {key: self.host(value) for key, value in params.items()}
+
+    def host(self, value):
+        return value.detach().cpu().numpy()
+
+    def device_available(self, device):
+        return device == "cpu" or torch.cuda.is_available()
+
+    @contextlib.contextmanager
+    def on_device(self, device):
+        self._device = torch.device(device)
+        try:
+            yield
+        finally:
+            del self._device  # back to the class's CPU
+
+    def maximum(self, value, bound):
+        return torch.clamp(value, min=bound)
 
     def set_threads(self, threads):
         torch.set_num_threads(threads)
 
     def backend_info(self):
         blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
-        return f"torch {torch.__version__}, {blas}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+        gpu = f", CUDA {torch.version.cuda} on {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+        return f"torch {torch.__version__}, {blas}, CPU capability {torch.backends.cpu.get_cpu_capability()}{gpu}"
 
-    def measure_peak_bytes(self, run, inputs=()):
+    def measure_peak_bytes(self, run, inputs=(), device="cpu"):
         """Peak bytes of the storages autograd holds for the backward, counted once per
-        storage while alive; parameters (leaves) and storages inside `inputs` excluded."""
+        storage while alive; parameters (leaves) and storages inside `inputs` excluded.
+        On 'cuda': the caching allocator's peak of allocated bytes above what was allocated
+        before run() (inputs and parameters copied in by run() are counted there)."""
+        if device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            result = run()
+            torch.cuda.synchronize()
+            return result, torch.cuda.max_memory_allocated() - before
         spans = [(a.ctypes.data, a.ctypes.data + a.nbytes) for a in inputs]
         live: dict[int, list[int]] = {}  # storage address -> [bytes, saved references alive]
         usage = {"now": 0, "peak": 0}
@@ -85,34 +135,41 @@ class TorchRNN(Implementation):
             result = run()
         return result, usage["peak"]
 
-    def window(self, params, state, x, y, mask, loss, n_frozen, carry_at):
-        x, y, mask = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, y, mask))
-        params = {key: value.detach().requires_grad_() for key, value in params.items()}
-        readout = [params["W_hy"], params["b_y"]]
-        prefix_grads = [torch.zeros_like(p) for p in readout]
-        total = x.new_zeros(())
-        # Frozen prefix: states without a graph, in chunks no longer than the backward
-        # part (memory grows with k2, not k1); their losses reach only the readout.
-        chunk = max(len(x) - n_frozen, 1)
-        for lo in range(0, n_frozen, chunk):
-            hi = min(lo + chunk, n_frozen)
-            with torch.no_grad():
-                S = torch.stack(forward_states(params, state, x[lo:hi]))
-            state = S[-1]
-            value = readout_loss(params, S, y[lo:hi], mask[lo:hi], loss)
-            for acc, grad in zip(prefix_grads, torch.autograd.grad(value, readout)):
-                acc += grad
-            total += value.detach()
+    def states(self, params, state, x):
+        with torch.no_grad():
+            outputs, last = self.recurrence(params, state, *self.tensors(x))
+        return outputs, last
 
-        states = forward_states(params, state, x[n_frozen:])
-        value = readout_loss(params, torch.stack(states), y[n_frozen:], mask[n_frozen:], loss)
-        grads = dict(zip(PARAM_NAMES, torch.autograd.grad(value, [params[k] for k in PARAM_NAMES])))
-        grads["W_hy"] += prefix_grads[0]
-        grads["b_y"] += prefix_grads[1]
-        carried = None
-        if carry_at is not None:
-            carried = state if carry_at == n_frozen else states[carry_at - n_frozen - 1].detach()
-        return total + value.detach(), grads, carried
+    def logits(self, params, outputs):
+        with torch.no_grad():
+            return self.readout(params, outputs)
+
+    def readout_grads(self, params, outputs, y, mask, loss):
+        readout = {key: params[key].detach().requires_grad_() for key in READOUT}
+        value = readout_loss(self.readout(readout, outputs), *self.tensors(y, mask), loss)
+        return value.detach(), dict(zip(READOUT, torch.autograd.grad(value, list(readout.values()))))
+
+    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment):
+        x, y, mask = self.tensors(x, y, mask)
+        leaves = {key: value.detach().requires_grad_() for key, value in params.items()}
+
+        def piece_loss(state, lo, hi):
+            outputs, last = self.recurrence(leaves, state, x[lo:hi])
+            return readout_loss(self.readout(leaves, outputs), y[lo:hi], mask[lo:hi], loss), last
+
+        n = len(x)
+        bounds = sorted(set(range(0, n, segment or n)) | {carry_at or 0, n})
+        total, carried = 0, None
+        for lo, hi in zip(bounds, bounds[1:]):
+            if segment is not None and hi < n:  # checkpointed: keep the segment's start only
+                value, state = checkpoint(piece_loss, state, lo, hi, use_reentrant=False)
+            else:
+                value, state = piece_loss(state, lo, hi)
+            total = total + value
+            if hi == carry_at:
+                carried = state.detach()
+        grads = torch.autograd.grad(total, [leaves[key] for key in PARAM_NAMES])
+        return total.detach(), dict(zip(PARAM_NAMES, grads)), carried
 
 
 IMPLEMENTATION = TorchRNN()

@@ -9,13 +9,14 @@ from conftest import small_problem
 
 @pytest.fixture
 def guarded(impls, monkeypatch):
-    """The implementations, with window() made to fail the test if validation lets work start."""
+    """The implementations, with every arithmetic primitive made to fail the test if validation lets work start."""
 
     def no_work(*args, **kwargs):
         raise AssertionError("framework work started before validation finished")
 
     for impl in impls.values():
-        monkeypatch.setattr(impl, "window", no_work)
+        for primitive in ("states", "logits", "readout_grads", "window_grad"):
+            monkeypatch.setattr(impl, primitive, no_work)
     return impls
 
 
@@ -91,4 +92,7 @@ def test_unknown_implementation_lists_known_ones():
 
 
 def test_contract_names():
-    assert implementations.NAMES == ("numpy", "torch", "jax")
+    """The three reference frameworks come first (plotting order); every entry says what the study asks."""
+    assert implementations.NAMES[:3] == ("numpy", "torch", "jax")
+    for name, entry in implementations.REGISTRY.items():
+        assert entry.package in implementations.PACKAGES and entry.native_memory, name

@@ -9,10 +9,11 @@ at radius 1.5 and grows from radius 2 on, hence radii up to 3.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import softmax
 
+import implementations
 from bptt_bench import tasks
 from bptt_bench.problems import init_params
-from implementations.numpy_rnn import forward_states
 
 
 def with_spectral_radius(params: dict, radius: float) -> dict:
@@ -30,11 +31,10 @@ def state_gradient_norms(params, x, y) -> np.ndarray:
     loss_T is the cross-entropy of one sequence at the last step (no 1/B), so the norms
     are per sequence.
     """
-    S = forward_states(params, None, x)  # (T+1, B, H)
+    S, logits = implementations.load("numpy").forward(params, x)  # (T, B, H), (T, B, O)
     T, B = y.shape
-    logits = S[T] @ params["W_hy"] + params["b_y"]
-    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    S = np.concatenate([np.zeros_like(S[:1]), S])  # S[t] = h_t, h_0 = 0
+    probabilities = softmax(logits[T - 1], axis=1)
     probabilities[np.arange(B), y[T - 1]] -= 1
     grad = probabilities @ params["W_hy"].T  # d loss_T / d h_T, (B, H)
     norms = np.empty(T)

@@ -3,7 +3,7 @@
 Each sequence is one call of `impl.train_tbptt`: ceil(T/k1) SGD updates, one per
 segment. Full BPTT is TBPTT(T, T), one update per sequence (equal to BPTT by the
 contract); its rows say method 'bptt' with k1 and k2 empty. Every `eval_every`
-sequences a plain NumPy forward scores the held-out batch. A non-finite loss or
+sequences the NumPy implementation's forward scores the held-out batch. A non-finite loss or
 parameter ends the run: its last row says 'diverged' at the update where it happened,
 and the rows before it are kept.
 """
@@ -21,7 +21,6 @@ import implementations
 from bptt_bench import tasks
 from bptt_bench.problems import init_params
 from implementations.contract import check_method, check_positive_int
-from implementations.numpy_rnn import forward_states
 
 # The columns that tell one training run from another in a table.
 RUN = ["impl", "task", "method", "k1", "k2", "lag", "T", "B", "H", "dtype", "lr", "clip", "seed"]
@@ -69,24 +68,16 @@ def online_sgd(
         yield Progress(sequences_seen, updates, wall_s, params, False)
 
 
-def evaluate(params, x, y, mask, loss: str) -> tuple[float, float]:
-    """(loss per target step, accuracy) of params on x (T,B,D), y, mask (T,B), by a NumPy forward.
+def evaluate(params, x, y, mask, loss: str, impl: str = "numpy") -> tuple[float, float]:
+    """(loss per target step, accuracy) of params on x (T,B,D), y, mask (T,B), by `impl`'s forward.
 
     'ce': masked mean cross-entropy in nats, and the fraction of target steps whose
     arg-max logit is the target. 'mse': masked mean of the plain squared error
     ||o - y||^2 (no 1/2, unlike the training loss), comparable with the adding
-    problem's 1/6 baseline; accuracy NaN.
+    problem's 1/6 baseline; accuracy NaN. (Implementation.evaluate.)
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        logits = forward_states(params, None, x)[1:] @ params["W_hy"] + params["b_y"]  # (T,B,O)
-        n_targets = mask.sum()
-        if loss == "mse":
-            return float((((logits - y) ** 2).sum(axis=-1) * mask).sum() / n_targets), math.nan
-        top = logits.max(axis=-1, keepdims=True)
-        log_partition = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
-        cross_entropy = log_partition - np.take_along_axis(logits, y[..., None], axis=-1)[..., 0]
-        correct = logits.argmax(axis=-1) == y
-        return float((cross_entropy * mask).sum() / n_targets), float((correct * mask).sum() / n_targets)
+        return implementations.load(impl).evaluate(params, x, y, mask, loss)
 
 
 def train(

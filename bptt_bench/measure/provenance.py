@@ -1,4 +1,4 @@
-"""Where a number came from: versions, CPU, commit and time, for every table row."""
+"""Where a number came from: versions, CPU model and node (host name), commit and time, for every table row."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+
+import implementations
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -46,11 +48,10 @@ def provenance(blas: str = "") -> dict[str, str]:
     """The PROVENANCE_COLUMNS of a row; `blas` is the implementation's own description."""
     return {
         "python_version": platform.python_version(),
-        "numpy_version": _version("numpy"),
-        "torch_version": _version("torch"),
-        "jax_version": _version("jax"),
+        **{f"{package}_version": _version(package) for package in implementations.PACKAGES},
         "blas": blas,
         "cpu_model": cpu_model(),
+        "node": platform.node(),
         "commit": commit(),
         "utc_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     }

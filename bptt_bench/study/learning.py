@@ -6,6 +6,8 @@ runs every part as its own job and concatenates the rows into the three tables.
 
 from __future__ import annotations
 
+import inspect
+
 from ..experiments.gradient_bias import gradient_bias
 from ..experiments.gradient_decay import gradient_decay
 from ..experiments.learnable_lag import learnable_lag
@@ -23,6 +25,13 @@ TABLES = {  # table -> the experiments whose rows it holds
     "gradient_bias": ("gradient_bias",),
     "gradient_decay": ("gradient_decay",),
 }
+
+
+def arguments(experiment: str, block: dict) -> dict:
+    """The keyword arguments a config block gives its experiment function, with the function's defaults."""
+    signature = inspect.signature(EXPERIMENTS[experiment])
+    return {name: parameter.default for name, parameter in signature.parameters.items()
+            if parameter.default is not inspect.Parameter.empty} | block
 
 
 def _settings(settings):
