@@ -91,6 +91,15 @@ TRAINING_COLUMNS = [
     "lag", "T", "B", "H", "D", "O", "dtype", "lr", "clip", "status", "baseline_loss", "chance_accuracy",
 ]
 
+# Learnable lag (experiments/learnable_lag.py, docs/experiments.md): one row per run and evaluation
+# point; a run is (regime, method, k1, k2, lag, seed, lr); wall_s is the batched program's training
+# seconds for all runs of its (regime, setting) together; lr_chosen marks the validation choice.
+LEARNABLE_LAG_COLUMNS = [
+    "regime", "method", "k1", "k2", "lag", "seed", "lr", "lr_chosen", "sequences_seen", "update", "wall_s",
+    "val_loss", "val_accuracy", "test_loss", "test_accuracy", "status", "T", "V", "B", "H", "dtype", "clip",
+    "n_eval", "chance_accuracy", "baseline_loss",
+]
+
 GRADIENT_BIAS_COLUMNS = [
     "impl", "task", "state", "sequences_seen", "k1", "k2", "batch", "cosine", "relative_error",
     "bptt_grad_norm", "tbptt_grad_norm", "lag", "T", "B", "H", "seed", "dtype",

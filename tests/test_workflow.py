@@ -208,7 +208,7 @@ def test_smoke_study_tables_and_figures(smoke_run):
     for name in figures:
         for ext in ("png", "pdf"):
             assert (workdir / f"results/figures/{name}.{ext}").stat().st_size > 1000
-    for name in ("training", "gradient_bias", "gradient_decay"):
+    for name in ("learnable_lag", "training", "gradient_bias", "gradient_decay"):
         learning = pd.read_csv(workdir / f"results/tables/{name}.csv")
         assert list(learning.columns) == getattr(tables, f"{name.upper()}_COLUMNS") and len(learning)
     assert "Findings" in (workdir / "results/findings.html").read_text()
