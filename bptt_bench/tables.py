@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -17,26 +17,31 @@ import implementations
 
 # One version column per framework package of the registry (numpy_version, torch_version, ...).
 PROVENANCE_COLUMNS = [
-    "python_version", *(f"{package}_version" for package in implementations.PACKAGES), "blas", "cpu_model",
-    "commit", "utc_time",
+    "python_version", *(f"{package}_version" for package in implementations.PACKAGES), "blas", "environment",
+    "cpu_model", "node", "commit", "utc_time",
 ]
 
 BENCHMARK_COLUMNS = [
-    "impl", "cell", "method", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "seed",
-    "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s",
+    "impl", "cell", "method", "mode", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "seed",
+    "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers",
+    "time_total_s", "cpu_s", "cpu_per_wall", "cpu_over_threads", "compile_s",
     "setup_s", "cell_wall_s", "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
     "gflops_per_s", "peak_gflops_per_s", "impl_gemm_gflops_per_s", "peak_fraction", "loss", "grad_norm",
 ] + PROVENANCE_COLUMNS
 
-STATUSES = ("ok", "timeout", "oom", "nan", "error", "skipped")
+# The benchmark table: each cell's row with the grid(s) of the config it belongs to, comma-joined
+# (a cell in two grids is measured once); bptt_bench.analysis.benchmarks.in_grid selects a grid.
+BENCHMARK_TABLE_COLUMNS = ["grid"] + BENCHMARK_COLUMNS
+
+STATUSES = ("ok", "timeout", "oom", "killed", "nan", "error", "skipped")  # docs/measurement.md, Faults
 
 
 def write_atomically(path: Path | str, write) -> Path:
     """Call write(tmp_path), then rename onto path: readers never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # mode 0666 less the umask, like open()
     try:
         write(Path(tmp))
         os.replace(tmp, path)
@@ -58,6 +63,19 @@ def write_table(table: pd.DataFrame, path) -> Path:
     return write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
+def read_cell(path) -> dict:
+    """A cell file's row; ValueError naming the file and the remedy if it is not one (never a bare JSON error)."""
+    try:
+        row = json.loads(Path(path).read_text())
+        missing = set(BENCHMARK_COLUMNS) - set(row)
+        if missing:
+            raise ValueError(f"columns {sorted(missing)} missing")
+    except (ValueError, AttributeError, TypeError) as error:
+        raise ValueError(f"{path} is not a cell row ({type(error).__name__}: {error}). Delete it and rerun "
+                         "snakemake: that cell is measured again and the tables rebuilt.") from None
+    return row
+
+
 def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     """Rows -> DataFrame with exactly `columns`; a missing or extra key is an error."""
     for row in rows:
@@ -71,6 +89,15 @@ def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 TRAINING_COLUMNS = [
     "impl", "task", "cell", "forget_bias", "method", "k1", "k2", "seed", "update", "sequences_seen", "wall_s", "loss", "accuracy",
     "lag", "T", "B", "H", "D", "O", "dtype", "lr", "clip", "status", "baseline_loss", "chance_accuracy",
+]
+
+# Learnable lag (experiments/learnable_lag.py, docs/experiments.md): one row per run and evaluation
+# point; a run is (regime, method, k1, k2, lag, seed, lr); wall_s is the batched program's training
+# seconds for all runs of its (regime, setting) together; lr_chosen marks the validation choice.
+LEARNABLE_LAG_COLUMNS = [
+    "regime", "method", "k1", "k2", "lag", "seed", "lr", "lr_chosen", "sequences_seen", "update", "wall_s",
+    "val_loss", "val_accuracy", "test_loss", "test_accuracy", "status", "T", "V", "B", "H", "dtype", "clip",
+    "n_eval", "chance_accuracy", "baseline_loss",
 ]
 
 GRADIENT_BIAS_COLUMNS = [

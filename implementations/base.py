@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .contract import Problem, check_method, check_problem, check_training, default_segment
+from .contract import Problem, check_device, check_method, check_problem, check_training, default_segment
 from .plan import Window, plan
 
 Params = dict[str, Any]  # framework-native arrays keyed like contract.param_names(cell)
@@ -30,6 +30,7 @@ class Implementation(abc.ABC):
     """One framework's BPTT/TBPTT. Subclasses implement the abstract methods only."""
 
     name: str
+    devices: tuple[str, ...] = ("cpu",)  # where it can run; "cuda" also needs a visible device
     compiles = False  # True where the first call of a new shape compiles (recorded as compile_s)
 
     # -- what a framework supplies ------------------------------------------------
@@ -82,6 +83,23 @@ class Implementation(abc.ABC):
         """Context in which a whole call runs (JAX switches float64 on here)."""
         return contextlib.nullcontext()
 
+    def device_available(self, device: str) -> bool:
+        """Whether `device` (one of `devices`) exists on this machine."""
+        return device == "cpu"
+
+    def on_device(self, device: str) -> contextlib.AbstractContextManager:
+        """Context in which a whole call places its arrays and work on `device`."""
+        return contextlib.nullcontext()
+
+    def host(self, value) -> np.ndarray:
+        """A native array as a NumPy array in host memory."""
+        return np.asarray(value)
+
+    @contextlib.contextmanager
+    def _running(self, dtype: np.dtype, device: str):
+        with self.precision(dtype), self.on_device(device):
+            yield
+
     @abc.abstractmethod
     def measure_peak_bytes(self, run, inputs=()) -> tuple[Any, int]:
         """(run(), peak bytes of the working memory run() allocates), by the framework's own
@@ -97,7 +115,7 @@ class Implementation(abc.ABC):
     # -- the contract -------------------------------------------------------------
 
     def loss_and_grad(self, params, x, y, mask, method="bptt", loss="ce", k1=None, k2=None, segment=None,
-                      cell="rnn_tanh"):
+                      cell="rnn_tanh", device="cpu"):
         """Loss L and gradient (BPTT, checkpointed BPTT), or the TBPTT gradient G = sum_j g_j (gradient mode).
 
         params (cell 'rnn_tanh'): W_xh (D,H), W_hh (H,H), b_h (H,), W_hy (H,O), b_y (O,);
@@ -105,9 +123,11 @@ class Implementation(abc.ABC):
         y (T,B) class ids for 'ce' or (T,B,O) for 'mse'; mask (T,B) of 0/1.
         method 'checkpointed': BPTT's gradient keeping the state every `segment` steps
         (default ceil(sqrt(T))) and recomputing each segment in the backward pass.
+        device: 'cpu' or 'cuda' (where the implementation supports it; see `devices`).
         Returns (float, dict of NumPy arrays in x's dtype).
         """
         check_method(method, k1, k2, segment)
+        check_device(device, self)
         problem = check_problem(params, x, y, mask, loss, cell)
         totals: Params = {}
         total_loss = []
@@ -118,12 +138,12 @@ class Implementation(abc.ABC):
                 totals[key] = totals[key] + grad if key in totals else grad
             return theta
 
-        with self.precision(problem.dtype):
+        with self._running(problem.dtype, device):
             self._sweep(self.to_native(problem.params), problem, _plan(problem.T, method, k1, k2, segment), accumulate)
             return float(total_loss[0]), self.to_numpy(totals)
 
     def train(self, params, x, y, mask, method="bptt", *, lr, clip=None, loss="ce", k1=None, k2=None,
-              segment=None, cell="rnn_tanh"):
+              segment=None, cell="rnn_tanh", device="cpu"):
         """Training on one sequence: an SGD step after each update, in sequence order.
 
         bptt and checkpointed: one update (the full gradient); tbptt: online TBPTT(k1, k2),
@@ -131,6 +151,7 @@ class Implementation(abc.ABC):
         computed at that update, and the parameters after the last (NumPy, x's dtype).
         """
         check_method(method, k1, k2, segment)
+        check_device(device, self)
         lr, clip = check_training(lr, clip)
         problem = check_problem(params, x, y, mask, loss, cell)
         losses = []
@@ -143,40 +164,43 @@ class Implementation(abc.ABC):
                 scale = lr / self.maximum(norm / clip, 1.0)
             return {key: theta[key] - scale * grads[key] for key in theta}
 
-        with self.precision(problem.dtype):
+        with self._running(problem.dtype, device):
             windows = _plan(problem.T, method, k1, k2, segment)
             theta = self._sweep(self.to_native(problem.params), problem, windows, sgd)
             return [float(value) for value in losses], self.to_numpy(theta)
 
-    def train_tbptt(self, params, x, y, mask, k1, k2, lr, clip=None, loss="ce", cell="rnn_tanh"):
+    def train_tbptt(self, params, x, y, mask, k1, k2, lr, clip=None, loss="ce", cell="rnn_tanh", device="cpu"):
         """Online TBPTT(k1, k2): SGD on each segment's gradient g_j, in sequence order (see train)."""
-        return self.train(params, x, y, mask, "tbptt", lr=lr, clip=clip, loss=loss, k1=k1, k2=k2, cell=cell)
+        return self.train(params, x, y, mask, "tbptt", lr=lr, clip=clip, loss=loss, k1=k1, k2=k2, cell=cell,
+                          device=device)
 
-    def forward(self, params, x, cell="rnn_tanh") -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, params, x, cell="rnn_tanh", device="cpu") -> tuple[np.ndarray, np.ndarray]:
         """States h_1..h_T (T,B,H) and logits (T,B,O) of x (T,B,D) from the zero state, as NumPy."""
+        check_device(device, self)
         problem = check_problem(params, x, np.zeros(np.shape(x)[:2], np.int64), np.zeros(np.shape(x)[:2]), cell=cell)
-        with self.precision(problem.dtype):
+        with self._running(problem.dtype, device):
             theta = self.to_native(problem.params)
             outputs, _ = self.states(theta, None, problem.x, cell)
-            return np.asarray(outputs), np.asarray(self.logits(theta, outputs))
+            return self.host(outputs), self.host(self.logits(theta, outputs))
 
-    def evaluate(self, params, x, y, mask, loss="ce", cell="rnn_tanh") -> tuple[float, float]:
+    def evaluate(self, params, x, y, mask, loss="ce", cell="rnn_tanh", device="cpu") -> tuple[float, float]:
         """(loss per target step, accuracy) of params on x (T,B,D), y, mask (T,B).
 
         'ce': masked mean cross-entropy in nats, and the fraction of target steps whose
         arg-max logit is the target. 'mse': masked mean of ||o - y||^2 (no 1/2, unlike the
         training loss); accuracy NaN. Both from the framework's own readout.
         """
+        check_device(device, self)
         problem = check_problem(params, x, y, mask, loss, cell)
         B, n_targets = problem.x.shape[1], problem.mask.sum()
-        with self.precision(problem.dtype):
+        with self._running(problem.dtype, device):
             theta = self.to_native(problem.params)
             outputs, _ = self.states(theta, None, problem.x, cell)
             value, _ = self.readout_grads(theta, outputs, problem.y, problem.mask.astype(problem.dtype), loss)
             per_target = float(value) * B / n_targets * (2.0 if loss == "mse" else 1.0)
             if loss == "mse":
                 return per_target, float("nan")
-            correct = np.asarray(self.logits(theta, outputs)).argmax(axis=-1) == problem.y
+            correct = self.host(self.logits(theta, outputs)).argmax(axis=-1) == problem.y
             return per_target, float((correct * problem.mask).sum() / n_targets)
 
     def _sweep(self, params: Params, problem: Problem, windows, after_update):

@@ -14,6 +14,7 @@ import numpy as np
 
 METHODS = ("bptt", "tbptt", "checkpointed")
 LOSSES = ("ce", "mse")
+DEVICES = ("cpu", "cuda")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 CHECK_CHUNK = 256  # steps checked at a time, so that validation memory does not grow with T
 PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")  # the Elman cell's (rnn_tanh); see param_names
@@ -176,6 +177,18 @@ def check_method(method: str, k1, k2, segment=None) -> tuple[int, int] | None:
     if k1 is None or k2 is None:
         raise ValueError("method='tbptt' needs both k1 and k2")
     return check_positive_int("k1", k1), check_positive_int("k2", k2)
+
+
+def check_device(device, implementation) -> str:
+    """A device the implementation supports and can see: ValueError naming `device` otherwise."""
+    check_choice("device", device, DEVICES)
+    if device not in implementation.devices:
+        raise ValueError(f"device {device!r} is not supported by implementation {implementation.name!r}; "
+                         f"it runs on {implementation.devices}")
+    if not implementation.device_available(device):
+        raise ValueError(f"device {device!r} was asked for, but implementation {implementation.name!r} sees "
+                         f"no {device.upper()} device on this machine ({implementation.backend_info()})")
+    return device
 
 
 def default_segment(T: int) -> int:

@@ -145,13 +145,15 @@ def window_grad(params, state, x, y, mask, loss, carry_at, segment, cell):
 
 class JaxRNN(Implementation):
     name = "jax"
+    devices = ("cpu", "cuda")
     compiles = True
 
     def __init__(self):
         self._compiled = None  # while measuring: distinct jitted calls, by signature
 
     def backend_info(self):
-        return f"XLA on {jax.devices()[0].platform} (jaxlib {metadata.version('jaxlib')})"
+        platforms = sorted({device.platform for device in jax.devices()} | {"cpu"})
+        return f"XLA on {', '.join(platforms)} (jaxlib {metadata.version('jaxlib')})"
 
     def measure_peak_bytes(self, run, inputs=()):
         """Largest XLA temp buffer (compiled memory analysis) over the programs run() used."""
@@ -178,6 +180,16 @@ class JaxRNN(Implementation):
 
     def precision(self, dtype):
         return jax.enable_x64(np.dtype(dtype) == np.float64)
+
+    def device_available(self, device):
+        try:
+            return bool(jax.devices(device))
+        except RuntimeError:  # no backend of that kind in this jaxlib (e.g. the CPU-only wheel)
+            return False
+
+    def on_device(self, device):
+        # Always explicit: with a CUDA jaxlib the default device is the GPU even for 'cpu'.
+        return jax.default_device(jax.devices(device)[0])
 
     def to_native(self, params):
         return {key: jnp.asarray(value) for key, value in params.items()}

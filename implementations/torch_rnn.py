@@ -9,6 +9,7 @@ in the backward pass.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 import numpy as np
@@ -81,12 +82,10 @@ def readout_loss(logits, y, mask, loss):
     return torch.dot(per_entry, mask.reshape(n * B)) / B
 
 
-def tensors(*arrays):
-    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
-
-
 class TorchRNN(Implementation):
     name = "torch"
+    devices = ("cpu", "cuda")
+    _device = torch.device("cpu")  # where the call in progress runs (set by on_device)
 
     def recurrence(self, params, state, x, cell="rnn_tanh"):
         """(outputs (n,B,H), final state) of n steps of `cell` over x (n,B,D) from `state`
@@ -99,11 +98,31 @@ class TorchRNN(Implementation):
         """Logits (n,B,O) of outputs (n,B,H), under whatever graph mode is in force."""
         return torch.addmm(params["b_y"], outputs.flatten(0, 1), params["W_hy"]).view(*outputs.shape[:2], -1)
 
+    def tensors(self, *arrays):
+        """NumPy arrays as tensors on the call's device, sharing memory on the CPU where they can;
+        a read-only array is copied (PyTorch cannot mark a tensor read-only)."""
+        arrays = (np.ascontiguousarray(a) for a in arrays)
+        return tuple(torch.from_numpy(a if a.flags.writeable else a.copy()).to(self._device) for a in arrays)
+
     def to_native(self, params):
-        return {key: torch.from_numpy(value) for key, value in params.items()}
+        return dict(zip(params, self.tensors(*params.values())))
 
     def to_numpy(self, params):
-        return {key: value.detach().numpy() for key, value in params.items()}
+        return {key: self.host(value) for key, value in params.items()}
+
+    def host(self, value):
+        return value.detach().cpu().numpy()
+
+    def device_available(self, device):
+        return device == "cpu" or torch.cuda.is_available()
+
+    @contextlib.contextmanager
+    def on_device(self, device):
+        self._device = torch.device(device)
+        try:
+            yield
+        finally:
+            del self._device  # back to the class's CPU
 
     def maximum(self, value, bound):
         return torch.clamp(value, min=bound)
@@ -113,11 +132,21 @@ class TorchRNN(Implementation):
 
     def backend_info(self):
         blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
-        return f"torch {torch.__version__}, {blas}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+        gpu = f", CUDA {torch.version.cuda} on {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+        return f"torch {torch.__version__}, {blas}, CPU capability {torch.backends.cpu.get_cpu_capability()}{gpu}"
 
-    def measure_peak_bytes(self, run, inputs=()):
+    def measure_peak_bytes(self, run, inputs=(), device="cpu"):
         """Peak bytes of the storages autograd holds for the backward, counted once per
-        storage while alive; parameters (leaves) and storages inside `inputs` excluded."""
+        storage while alive; parameters (leaves) and storages inside `inputs` excluded.
+        On 'cuda': the caching allocator's peak of allocated bytes above what was allocated
+        before run() (inputs and parameters copied in by run() are counted there)."""
+        if device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            result = run()
+            torch.cuda.synchronize()
+            return result, torch.cuda.max_memory_allocated() - before
         spans = [(a.ctypes.data, a.ctypes.data + a.nbytes) for a in inputs]
         live: dict[int, list[int]] = {}  # storage address -> [bytes, saved references alive]
         usage = {"now": 0, "peak": 0}
@@ -146,7 +175,7 @@ class TorchRNN(Implementation):
 
     def states(self, params, state, x, cell="rnn_tanh"):
         with torch.no_grad():
-            outputs, last = self.recurrence(params, state, *tensors(x), cell)
+            outputs, last = self.recurrence(params, state, *self.tensors(x), cell)
         return outputs, last
 
     def logits(self, params, outputs):
@@ -155,11 +184,11 @@ class TorchRNN(Implementation):
 
     def readout_grads(self, params, outputs, y, mask, loss):
         readout = {key: params[key].detach().requires_grad_() for key in READOUT}
-        value = readout_loss(self.readout(readout, outputs), *tensors(y, mask), loss)
+        value = readout_loss(self.readout(readout, outputs), *self.tensors(y, mask), loss)
         return value.detach(), dict(zip(READOUT, torch.autograd.grad(value, list(readout.values()))))
 
     def window_grad(self, params, state, x, y, mask, loss, carry_at, segment, cell="rnn_tanh"):
-        x, y, mask = tensors(x, y, mask)
+        x, y, mask = self.tensors(x, y, mask)
         leaves = {key: value.detach().requires_grad_() for key, value in params.items()}
 
         def piece_loss(state, lo, hi):

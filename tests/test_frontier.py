@@ -32,7 +32,7 @@ def test_points_at_the_T_with_most_spacings_and_errors_joined():
     assert T == 256
     assert len(points) == 5  # the timeout cell is left out
     errors = dict(zip(points["setting"], points["gradient_error"]))
-    assert errors["BPTT"] == 0 and errors["checkpointed(c=√T)"] == 0 and errors["checkpointed(c=64)"] == 0
+    assert errors["BPTT"] == 0 and errors["checkpointed BPTT(c=16)"] == 0 and errors["checkpointed BPTT(c=64)"] == 0
     assert errors["TBPTT(16, 32)"] == 0.2 and np.isnan(errors["TBPTT(32, 8)"])
 
 

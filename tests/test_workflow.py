@@ -1,6 +1,8 @@
 """The Snakemake study: config checking, one smoke-sized run end to end, lint and format."""
 
 import json
+import math
+import os
 import shutil
 import subprocess
 import sys
@@ -10,10 +12,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from bptt_bench import tables, tasks
+from bptt_bench.analysis.benchmarks import in_grid
+from bptt_bench.cli import parser
+from bptt_bench.measure.cell import CellSpec
 from bptt_bench.study.config import ConfigError, check_config, load_config
-from bptt_bench.study.grid import expand
-from bptt_bench import tables
-from bptt_bench.tables import BENCHMARK_COLUMNS, STATUSES
+from bptt_bench.study.grid import expand, memberships
+from bptt_bench.tables import BENCHMARK_TABLE_COLUMNS, STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"),
@@ -30,8 +35,54 @@ def minimal():
 def test_defaults_are_filled_in():
     config = check_config(minimal())
     assert config["benchmark"]["repeats"] == 5 and config["benchmark"]["impls"] == ["numpy", "torch", "jax"]
-    assert len(expand(config)) == 3 * 2  # three impls x (BPTT, TBPTT(16, 32))
+    assert list(memberships(config).values()).count("g") == 3 * 2  # three impls x (BPTT, TBPTT(16, 32))
     assert config["learning"]["impl"] == "numpy"
+
+
+def test_one_source_for_each_default():
+    """CellSpec and the command line take the schema's defaults (bptt_bench.defaults)."""
+    benchmark = check_config(minimal())["benchmark"]
+    spec = CellSpec(impl="numpy", method="bptt", T=8)
+    for name in ("B", "H", "D", "O", "dtype", "threads", "repeats", "lr", "seed", "time_limit_s"):
+        assert getattr(spec, name) == benchmark[name], name
+    assert spec.memory_budget_bytes == benchmark["memory_budget_gib"] * 2**30
+    args = parser().parse_args(["measure", "--impl", "numpy", "--method", "bptt", "--T", "8"])
+    assert all(getattr(args, name) is None for name in ("B", "H", "repeats", "time_limit_s"))  # CellSpec decides
+
+
+def test_pareto_cells_follow_the_loss_curve_settings():
+    config = check_config(minimal())
+    curves = config["learning"]["loss_curves"]
+    cells = expand(config)
+    for task, params in curves["tasks"].items():
+        info = tasks.info(task, **params)
+        ids = [cell for cell, grid in memberships(config).items() if grid == f"loss_curves_{task}"]
+        got = {(cells[i].method, cells[i].k1, cells[i].k2) for i in ids}
+        assert got == {tuple(setting) for setting in curves["settings"]}
+        assert {(cells[i].impl, cells[i].T, cells[i].B, cells[i].H, cells[i].D, cells[i].O, cells[i].dtype) for i in ids} == {
+            (config["learning"]["impl"], info.T, curves["B"], curves["H"], info.D, info.O, config["learning"]["dtype"])}
+
+
+def test_a_cell_in_two_grids_is_measured_once_and_named_by_both():
+    config = minimal()
+    config["benchmark"]["grids"].append({"name": "h", "impls": ["numpy"], "T": [64], "bptt": False, "truncations": [[16, 32]]})
+    names = memberships(check_config(config))
+    assert names["numpy_tbptt_T64_k16-32_B32_H256_D32_O32_float32_1t"] == "g,h"
+    table = pd.DataFrame({"grid": ["g,h", "g", "loss_curves_digits"]})
+    assert in_grid(table, "h").tolist() == [True, False, False]
+    assert in_grid(table, "g").tolist() == [True, True, False]
+
+
+def test_config_numbers_given_as_strings_are_read_as_numbers():
+    """`snakemake --config 'benchmark={repeats: 2}'` delivers '2' (YAML BaseLoader)."""
+    config = minimal()
+    config["benchmark"] |= {"repeats": "2", "lr": "0.5"}
+    config["learning"]["loss_curves"]["settings"] = [["tbptt", "4", "4"], ["bptt", "null", "null"]]
+    checked = check_config(config)
+    assert checked["benchmark"]["repeats"] == 2 and checked["benchmark"]["lr"] == 0.5
+    assert checked["learning"]["loss_curves"]["settings"] == [["tbptt", 4, 4], ["bptt", None, None]]
+    with pytest.raises(ConfigError, match="benchmark.repeats"):
+        check_config(with_change(["benchmark", "repeats"], "two"))
 
 
 def test_default_and_smoke_configs_are_valid():
@@ -53,11 +104,23 @@ BAD = [
     ("bias impl", ["learning", "gradient_bias", "impls"], ["numpy", "mxnet"], "learning.gradient_bias.impls"),
     ("task parameter", ["learning", "loss_curves", "tasks"], {"copy_memory": {"blank": 0}}, "learning.loss_curves.tasks.copy_memory"),
     ("negative clip", ["learning", "clip"], -1.0, "learning.clip"),
+    ("infinite time limit", ["benchmark", "time_limit_s"], math.inf, "benchmark.time_limit_s: must be a finite"),
+    ("NaN memory budget", ["benchmark", "memory_budget_gib"], math.nan, "benchmark.memory_budget_gib"),
+    ("NaN learning rate", ["learning", "loss_curves", "lr"], math.nan, "learning.loss_curves.lr"),
+    ("infinite cell lr", ["benchmark", "lr"], math.inf, "benchmark.lr"),
+    ("decay T of 1", ["learning", "gradient_decay", "T"], 1, "learning.gradient_decay.T"),
+    ("integral float", ["benchmark", "H"], 8.0, "benchmark.H"),
+    ("integral float in a grid", ["benchmark", "grids", 0, "T"], [64.0], "benchmark.grids[0].T[0]"),
+    ("threads beyond the CPUs", ["benchmark", "threads"], 100_000, "benchmark.threads"),
+    ("grid of no cells", ["benchmark", "grids", 0, "bptt"], False, "benchmark.grids[0]: expands to no cells"),
+    ("grid name taken by loss_curves", ["benchmark", "grids", 0, "name"], "loss_curves_digits", "benchmark.grids"),
 ]
 
 
 def with_change(path, value):
     config = minimal()
+    if path[-1] == "bptt":
+        config["benchmark"]["grids"][0].pop("truncations")
     target = config
     for key in path[:-1]:
         target = target[key]
@@ -72,14 +135,48 @@ def test_bad_config_names_the_field(path, value, words):
     assert words in str(error.value)
 
 
-def test_bad_config_stops_snakemake_before_any_job(tmp_path):
+@pytest.mark.parametrize("path, value, words", [
+    (["benchmark", "grids", 0, "T"], [64, -3], "benchmark.grids[0].T[1]"),
+    (["benchmark", "time_limit_s"], math.inf, "benchmark.time_limit_s"),
+    (["benchmark", "memory_budget_gib"], math.nan, "benchmark.memory_budget_gib"),
+    (["benchmark", "H"], 8.0, "benchmark.H"),
+    (["learning", "gradient_decay", "T"], 1, "learning.gradient_decay.T"),
+], ids=["negative T", "infinite time limit", "NaN budget", "integral float", "decay T of 1"])
+def test_bad_config_stops_snakemake_before_any_job(tmp_path, path, value, words):
     config = tmp_path / "bad.yaml"
-    config.write_text(yaml.safe_dump(with_change(["benchmark", "grids", 0, "T"], [64, -3])))
+    config.write_text(yaml.safe_dump(with_change(path, value)))
     done = subprocess.run(SNAKEMAKE + ["--cores", "1", "--directory", str(tmp_path), "--configfile", str(config)],
                           capture_output=True, text=True)
     assert done.returncode != 0
-    assert "benchmark.grids[0].T[1]" in done.stderr + done.stdout
+    assert words in done.stderr + done.stdout
     assert not (tmp_path / "results").exists()
+
+
+def dry_run_from_root(*args):
+    """A dry run of every job (--forceall: whatever a previous run left) from the repository root."""
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--forceall", *args],
+                          capture_output=True, text=True, cwd=ROOT)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_configfile_describes_the_whole_study(tmp_path):
+    """Nothing comes from config/config.yaml when --configfile is given (it sits in the working directory)."""
+    smoke = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+    del smoke["learning"]["loss_curves"]["tasks"]["digits"]
+    (tmp_path / "one_task.yaml").write_text(yaml.safe_dump(smoke))
+    code, output = dry_run_from_root("--configfile", str(tmp_path / "one_task.yaml"))
+    assert code == 0 and "copy_memory_seed0" in output and "digits" not in output, output[-2000:]
+    del smoke["benchmark"]["grids"]
+    (tmp_path / "no_grids.yaml").write_text(yaml.safe_dump(smoke))
+    code, output = dry_run_from_root("--configfile", str(tmp_path / "no_grids.yaml"))
+    assert code != 0 and "config error at benchmark: 'grids' is a required property" in output, output[-2000:]
+
+
+def test_config_on_the_command_line_can_set_a_number(tmp_path):
+    done = subprocess.run(SNAKEMAKE + ["--dry-run", "--directory", str(tmp_path), "--configfile",
+                                       str(ROOT / "config/smoke.yaml"), "--config", "benchmark={repeats: 2}"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +193,7 @@ def smoke_run(tmp_path_factory):
 def test_smoke_study_tables_and_figures(smoke_run):
     workdir, _ = smoke_run
     table = pd.read_csv(workdir / "results/tables/benchmarks.csv")
-    assert list(table.columns) == BENCHMARK_COLUMNS
+    assert list(table.columns) == BENCHMARK_TABLE_COLUMNS
     assert pd.read_parquet(workdir / "results/tables/benchmarks.parquet").shape == table.shape
     assert set(table["status"]) <= set(STATUSES)
     skipped = table[table["status"] == "skipped"]
@@ -111,7 +208,7 @@ def test_smoke_study_tables_and_figures(smoke_run):
     for name in figures:
         for ext in ("png", "pdf"):
             assert (workdir / f"results/figures/{name}.{ext}").stat().st_size > 1000
-    for name in ("training", "gradient_bias", "gradient_decay"):
+    for name in ("learnable_lag", "training", "gradient_bias", "gradient_decay"):
         learning = pd.read_csv(workdir / f"results/tables/{name}.csv")
         assert list(learning.columns) == getattr(tables, f"{name.upper()}_COLUMNS") and len(learning)
     assert "Findings" in (workdir / "results/findings.html").read_text()
@@ -133,11 +230,23 @@ def test_smoke_study_builds_the_paper(smoke_run):
 def test_smoke_study_physics(smoke_run):
     """BPTT's memory grows with T; TBPTT's stays within 20% (framework-native figure)."""
     table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv").query("status == 'ok'")
+    table = table[in_grid(table, "scaling")]
     for impl, rows in table.groupby("impl"):
         bptt = rows[rows["method"] == "bptt"].set_index("T")["framework_peak_bytes"]
         assert bptt[64] > 1.5 * bptt[32], (impl, bptt.to_dict())
         tbptt = rows[(rows["method"] == "tbptt") & (rows["k1"] == 8) & (rows["k2"] == 8)]["framework_peak_bytes"]
         assert tbptt.max() <= 1.2 * tbptt.min(), (impl, tbptt.tolist())
+
+
+@pytest.mark.workflow
+def test_smoke_rows_time_one_computation_on_the_cores_they_say(smoke_run):
+    """BPTT and TBPTT rows time the same mode; a 1-thread cell's CPU seconds stay within 1.15x wall."""
+    table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv")
+    assert set(table["mode"]) == {"training"}
+    ok = table.query("status == 'ok' and threads == 1")
+    assert len(ok) and (ok["cpu_s"] > 0).all()
+    assert (ok["cpu_per_wall"] <= 1.15).all(), ok[["impl", "method", "T", "cpu_per_wall"]].to_string()
+    assert not ok["cpu_over_threads"].any()
 
 
 @pytest.mark.workflow
@@ -156,9 +265,35 @@ def test_report_bundles_figures_and_tables(smoke_run):
     report = workdir / "results/report.html"
     done = subprocess.run(command + ["--report", str(report)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "never awaited" not in done.stdout + done.stderr  # Snakemake's own warning, silenced in common.smk
     text = report.read_text()
     assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html",
                                          "benchmarks.html", "training.html", "Start here"))
+
+
+@pytest.mark.workflow
+def test_a_corrupt_cell_file_is_named_and_the_tables_kept(smoke_run):
+    workdir, command = smoke_run
+    cell = next((workdir / "results/cells").glob("numpy_bptt_T64_*.json"))
+    table = workdir / "results/tables/benchmarks.csv"
+    good_cell, good_table, stat = cell.read_text(), table.read_text(), cell.stat()
+    cell.write_text("{")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+        output = done.stdout + done.stderr
+        assert done.returncode != 0 and str(cell.relative_to(workdir)) in output and "Delete it" in output, output[-2000:]
+        assert table.read_text() == good_table
+    finally:
+        cell.write_text(good_cell)
+        os.utime(cell, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.workflow
+def test_result_files_follow_the_umask(smoke_run):
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in ["results/tables/benchmarks.csv", "results/findings.html", "results/figures/pareto.png"]:
+        assert (smoke_run[0] / path).stat().st_mode & 0o777 == 0o666 & ~umask, path
 
 
 @pytest.mark.workflow
@@ -175,14 +310,29 @@ def test_rerun_resumes_only_missing_cells(smoke_run):  # last: it deletes output
 
 
 def test_default_profile_is_used_by_plain_snakemake():
-    done = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--verbose"], capture_output=True, text=True, cwd=ROOT)
-    output = done.stdout + done.stderr
-    assert "workflow specific profile" in output and "timed=1" in output
+    """Whatever a previous run left in the checkout: --forceall plans every job."""
+    code, output = dry_run_from_root("--verbose")
+    assert code == 0 and "workflow specific profile" in output and "timed=1" in output, output[-2000:]
 
 
 def test_lint_and_format_are_clean():
     lint = subprocess.run(SNAKEMAKE + ["--lint"], capture_output=True, text=True, cwd=ROOT)
     assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
-    snakefmt = shutil.which("snakefmt") or pytest.skip("snakefmt not installed")
+    # Beside this Python (the venv's bin/), whether or not the venv is on PATH: `.venv/bin/python -m pytest`.
+    snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or shutil.which("snakefmt")
+    assert snakefmt, "snakefmt not found beside sys.executable nor on PATH: pip install -e '.[test]'"
     fmt = subprocess.run([snakefmt, "--check", "Snakefile", "workflow"], capture_output=True, text=True, cwd=ROOT)
     assert fmt.returncode == 0, fmt.stderr
+
+
+@pytest.mark.workflow
+def test_a_deleted_cell_file_is_measured_again(smoke_run):  # after the rerun test: whatever it left missing
+    """Every cell file is a target of the study, so a deleted one is measured and its table rebuilt."""
+    workdir, command = smoke_run
+    cell = next((workdir / "results/cells").glob("numpy_tbptt_T32_*.json"))
+    cell.unlink()
+    done = subprocess.run(command + ["--until", "benchmark_table"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert cell.exists() and "measure_cell" in done.stdout + done.stderr
+    table = pd.read_csv(workdir / "results/tables/benchmarks.csv")
+    assert len(table) == len(list(cell.parent.glob("*.json")))

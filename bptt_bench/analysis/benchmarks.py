@@ -37,7 +37,7 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
     configs = table[CONFIG].drop_duplicates()
     if len(configs) > 1:
         raise ValueError(f"expected one configuration {CONFIG} per table, got {len(configs)}")
-    key = CELL + (["cell"] if "cell" in table else [])
+    key = CELL + [column for column in ("cell", "segment") if column in table]  # segment: checkpointed c
     rows = settings.labelled(table).assign(ok=table["status"].eq("ok").to_numpy())
     if "grid" in rows:
         names = rows.groupby(key, dropna=False)["grid"].transform(

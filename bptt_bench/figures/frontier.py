@@ -13,7 +13,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from bptt_bench.figures import save_figure
-from bptt_bench.figures.benchmarks import MIB, PLAIN, _impls, cells
+from bptt_bench.analysis.benchmarks import cells
+from bptt_bench.figures.benchmarks import MIB
+from bptt_bench.figures.style import PLAIN, impl_order
 
 EXACT = ("bptt", "checkpointed")
 
@@ -46,7 +48,7 @@ def plot_frontier(table: pd.DataFrame, out_stem, bias: pd.DataFrame | None = Non
                   ) -> list[Path]:
     """Peak RSS (MiB) against time per sequence (s), log-log, one panel per framework."""
     T, points = frontier_points(table, bias, T)
-    impls = _impls(points)
+    impls = impl_order(set(points["impl"]))
     settings = list(points.sort_values(["method", "setting"])["setting"].unique())
     palette = dict(zip(settings, sns.color_palette("colorblind", len(settings))))
     with sns.axes_style("whitegrid"):

@@ -15,10 +15,17 @@ from functools import cached_property
 import implementations
 from implementations.contract import CELLS, check_choice, check_method, check_positive_int
 
-from ..costmodel import cost
+from .. import defaults
+from ..costmodel import MODES, cost
 from ..tables import BENCHMARK_COLUMNS
 from .process import run_in_worker
 from .provenance import provenance
+
+
+# A cell whose CPU seconds exceed its wall seconds by more than this factor per thread used
+# more cores than its `threads` says (flagged in the row's cpu_over_threads).
+CPU_PER_WALL_TOLERANCE = 1.15
+DEFAULT = defaults.BENCHMARK  # the config schema's defaults: one source for the study and the CLI
 
 
 @dataclass(frozen=True)
@@ -26,21 +33,22 @@ class CellSpec:
     impl: str
     method: str
     T: int
-    B: int
-    H: int
-    D: int
-    O: int
+    B: int = DEFAULT["B"]
+    H: int = DEFAULT["H"]
+    D: int = DEFAULT["D"]
+    O: int = DEFAULT["O"]
     k1: int | None = None
     k2: int | None = None
-    dtype: str = "float32"
-    threads: int = 1
-    repeats: int = 5
-    lr: float = 0.01  # SGD step of the timed training-mode pass
-    seed: int = 0
-    time_limit_s: float = 300.0
-    memory_budget_bytes: int | None = None
+    dtype: str = DEFAULT["dtype"]
+    threads: int = DEFAULT["threads"]
+    repeats: int = DEFAULT["repeats"]
+    lr: float = DEFAULT["lr"]  # SGD step of the timed training-mode pass
+    seed: int = DEFAULT["seed"]
+    time_limit_s: float = DEFAULT["time_limit_s"]
+    memory_budget_bytes: int | None = int(DEFAULT["memory_budget_gib"] * defaults.GIB)
     segment: int | None = None  # checkpointed BPTT's spacing c; None = ceil(sqrt(T))
     cell: str = "rnn_tanh"
+    mode: str = "training"  # what is timed: "training" (one sequence, with its updates) or "gradient"
 
     def __post_init__(self):
         if self.impl not in implementations.NAMES:
@@ -50,12 +58,17 @@ class CellSpec:
             check_positive_int(name, getattr(self, name))
         check_choice("dtype", self.dtype, ("float32", "float64"))
         check_choice("cell", self.cell, CELLS)
+        check_choice("mode", self.mode, MODES)
+        for name in ("time_limit_s", "lr"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
         if not self.time_limit_s > 0:
             raise ValueError(f"time_limit_s must be > 0; got {self.time_limit_s}")
 
     @cached_property
     def cost(self):
-        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2,
+        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2, self.mode,
                     segment=self.segment, cell=self.cell)
 
 
@@ -75,10 +88,13 @@ def _within_budget(spec: CellSpec) -> bool:
     return spec.memory_budget_bytes is None or spec.cost.activation_bytes <= spec.memory_budget_bytes
 
 
+KILL_GRACE_S = 30.0  # the worker's start-up and set-up, which its own deadline does not count
+
+
 def _run_worker(spec: CellSpec) -> dict:
-    # The worker stops repeating at the time limit itself; killing it at 1.5x the limit
-    # plus a minute is the backstop for a call that never returns.
-    return run_in_worker(asdict(spec), spec.threads, 1.5 * spec.time_limit_s + 60)
+    # The worker stops at its time limit itself (between calls); a call that runs past it
+    # is cut short here, so no cell outlives time_limit_s + KILL_GRACE_S.
+    return run_in_worker(asdict(spec), spec.threads, spec.time_limit_s + KILL_GRACE_S)
 
 
 def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
@@ -87,20 +103,23 @@ def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
     nan = math.nan
     time_median = result.get("time_median_s", nan)
     gflops = model.flops / time_median / 1e9 if time_median == time_median and time_median > 0 else nan
+    cpu_per_wall = result.get("cpu_per_wall", nan)
     machine = float(peak.get("peak_gflops_per_s", nan))
     own_gemm = float(peak.get("per_impl", {}).get(spec.impl, {}).get("gflops_per_s", nan))
     row = {
-        "impl": spec.impl, "cell": spec.cell, "method": spec.method, "T": spec.T, "k1": spec.k1, "k2": spec.k2,
+        "impl": spec.impl, "cell": spec.cell, "method": spec.method, "mode": spec.mode, "T": spec.T, "k1": spec.k1,
+        "k2": spec.k2,
         "segment": spec.segment,
         "B": spec.B, "H": spec.H, "D": spec.D, "O": spec.O, "dtype": spec.dtype, "threads": spec.threads,
         "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
         "n_repeats": result.get("n_repeats", 0),
         **{key: result.get(key, nan) for key in (
-            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s", "setup_s", "cell_wall_s",
+            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "time_total_s", "cpu_s", "cpu_per_wall", "compile_s", "setup_s", "cell_wall_s",
             "peak_rss_bytes", "framework_peak_bytes", "loss", "grad_norm")},
         "analytic_activation_bytes": model.activation_bytes, "flops": model.flops,
         "gflops_per_s": gflops, "peak_gflops_per_s": machine, "impl_gemm_gflops_per_s": own_gemm,
         "peak_fraction": gflops / machine,
-        **provenance(result.get("blas", "")),
+        "cpu_over_threads": bool(cpu_per_wall > CPU_PER_WALL_TOLERANCE * spec.threads),
+        **provenance(result.get("blas", ""), result.get("environment", "")),
     }
     return {column: row[column] for column in BENCHMARK_COLUMNS}

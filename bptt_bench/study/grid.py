@@ -1,12 +1,22 @@
-"""Expanding the checked configuration into the cells of the benchmark grid."""
+"""Expanding the checked configuration into the cells of the benchmark grid.
+
+The grids are the config's `benchmark.grids` and, for the Pareto figure, one grid per
+loss-curve task (`loss_curves_<task>`) derived from that experiment's own settings,
+so that its training runs and its measured cells cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
+from .. import defaults, tasks
 from implementations.contract import default_segment
 
 from ..measure.cell import CellSpec
+from .learning import arguments
+
+PARETO_PREFIX = "loss_curves_"
 
 
 def cell_id(spec: CellSpec) -> str:
@@ -20,25 +30,58 @@ def cell_id(spec: CellSpec) -> str:
             f"_{spec.dtype}_{spec.threads}t")
 
 
+def grids(config: dict) -> list[dict]:
+    """The config's grids, then one per loss-curve task matching its training runs (impl, T, B, H, D, O, dtype)."""
+    learning = config["learning"]
+    curves = arguments("loss_curves", learning["loss_curves"])
+    settings = [tuple(setting) for setting in curves["settings"]]
+    derived = []
+    for task, params in curves["tasks"].items():
+        info = tasks.info(task, **params)
+        derived.append({
+            "name": PARETO_PREFIX + task, "impls": [learning["impl"]], "T": [info.T], "dtype": learning["dtype"],
+            "bptt": ("bptt", None, None) in settings,
+            "truncations": [[k1, k2] for method, k1, k2 in settings if method == "tbptt"],
+            "B": curves["B"], "H": curves["H"], "D": info.D, "O": info.O,
+        })
+    return list(config["benchmark"]["grids"]) + derived
+
+
+def grid_cells(config: dict, grid: dict) -> Iterator[CellSpec]:
+    """The cells of one grid (CellSpec checks each; its ValueError names the field)."""
+    benchmark = config["benchmark"]
+    common = dict(dtype=grid.get("dtype", benchmark["dtype"]), threads=benchmark["threads"],
+                  repeats=benchmark["repeats"], lr=benchmark["lr"], seed=benchmark["seed"],
+                  time_limit_s=benchmark["time_limit_s"],
+                  memory_budget_bytes=int(benchmark["memory_budget_gib"] * defaults.GIB))
+    sizes = {name: grid.get(name, benchmark[name]) for name in ("B", "H", "D", "O")}
+    truncations = [tuple(pair) for pair in grid.get("truncations", [])]
+    truncations += list(itertools.product(grid.get("k1", []), grid.get("k2", [])))
+    methods = ([("bptt", None, None)] if grid.get("bptt", True) else []) + [("tbptt", k1, k2) for k1, k2 in truncations]
+    methods += [("checkpointed", None, c) for c in grid.get("segments", [])]  # c in the k2 slot
+    for impl, cell, T, (method, k1, k2) in itertools.product(
+        grid.get("impls", benchmark["impls"]), grid.get("cells", ["rnn_tanh"]), grid["T"], methods
+    ):
+        segment = (k2 or default_segment(T)) if method == "checkpointed" else None
+        k2 = None if method == "checkpointed" else k2
+        yield CellSpec(impl=impl, method=method, T=T, k1=k1, k2=k2, segment=segment, cell=cell, **sizes, **common)
+
+
 def expand(config: dict) -> dict[str, CellSpec]:
     """All cells of all grids, keyed by cell_id (a cell in two grids is measured once)."""
-    benchmark = config["benchmark"]
-    common = dict(dtype=benchmark["dtype"], threads=benchmark["threads"], repeats=benchmark["repeats"],
-                  lr=benchmark["lr"], seed=benchmark["seed"], time_limit_s=benchmark["time_limit_s"],
-                  memory_budget_bytes=int(benchmark["memory_budget_gib"] * 2**30))
     cells: dict[str, CellSpec] = {}
-    for grid in benchmark["grids"]:
-        sizes = {name: grid.get(name, benchmark[name]) for name in ("B", "H", "D", "O")}
-        truncations = [tuple(pair) for pair in grid.get("truncations", [])]
-        truncations += list(itertools.product(grid.get("k1", []), grid.get("k2", [])))
-        methods = ([("bptt", None, None)] if grid["bptt"] else []) + [("tbptt", k1, k2) for k1, k2 in truncations]
-        methods += [("checkpointed", None, c) for c in grid.get("segments", [])]  # c in the k2 slot
-        for impl, cell, T, (method, k1, k2) in itertools.product(
-            grid.get("impls", benchmark["impls"]), grid.get("cells", ["rnn_tanh"]), grid["T"], methods
-        ):
-            segment = (k2 or default_segment(T)) if method == "checkpointed" else None
-            k2 = None if method == "checkpointed" else k2
-            spec = CellSpec(impl=impl, method=method, T=T, k1=k1, k2=k2, segment=segment, cell=cell,
-                            **sizes, **common)
+    for grid in grids(config):
+        for spec in grid_cells(config, grid):
             cells.setdefault(cell_id(spec), spec)
     return cells
+
+
+def memberships(config: dict) -> dict[str, str]:
+    """cell_id -> the names of the grids it belongs to, comma-joined (the table's `grid` column)."""
+    names: dict[str, list[str]] = {}
+    for grid in grids(config):
+        for spec in grid_cells(config, grid):
+            names.setdefault(cell_id(spec), [])
+            if grid["name"] not in names[cell_id(spec)]:
+                names[cell_id(spec)].append(grid["name"])
+    return {cell: ",".join(grid_names) for cell, grid_names in names.items()}

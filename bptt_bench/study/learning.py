@@ -6,6 +6,8 @@ runs every part as its own job and concatenates the rows into the three tables.
 
 from __future__ import annotations
 
+import inspect
+
 from ..experiments.gradient_bias import gradient_bias
 from ..experiments.gradient_decay import gradient_decay
 from ..experiments.learnable_lag import learnable_lag
@@ -18,10 +20,18 @@ EXPERIMENTS = {
     "gradient_decay": gradient_decay,
 }
 TABLES = {  # table -> the experiments whose rows it holds
-    "training": ("learnable_lag", "loss_curves"),
+    "learnable_lag": ("learnable_lag",),
+    "training": ("loss_curves",),
     "gradient_bias": ("gradient_bias",),
     "gradient_decay": ("gradient_decay",),
 }
+
+
+def arguments(experiment: str, block: dict) -> dict:
+    """The keyword arguments a config block gives its experiment function, with the function's defaults."""
+    signature = inspect.signature(EXPERIMENTS[experiment])
+    return {name: parameter.default for name, parameter in signature.parameters.items()
+            if parameter.default is not inspect.Parameter.empty} | block
 
 
 def _settings(settings):
@@ -40,6 +50,11 @@ def _per_cell(block: dict) -> list[tuple[str, dict]]:
     ]
 
 
+def _setting_name(method, k1, k2) -> str:
+    """A part name for a setting: 'bptt', 'tbptt_4_8', 'readout_only_4'."""
+    return "_".join([method] + [str(k) for k in (k1, k2) if k is not None])
+
+
 def parts(config: dict) -> dict[str, dict[str, dict]]:
     """experiment -> part name -> keyword arguments of the experiment function."""
     learning = config["learning"]
@@ -52,9 +67,12 @@ def parts(config: dict) -> dict[str, dict[str, dict]]:
     curves["settings"] = _settings(curves["settings"])
     bias["truncations"] = [tuple(pair) for pair in bias["truncations"]]
     return {
+        # one job per setting: all its regimes, lags, seeds and learning rates train together
+        # (batched JAX); lr choice needs every seed of a setting in one job
         "learnable_lag": {
-            f"{prefix}seed{seed}": shared | kwargs | {"seeds": [seed]}
-            for prefix, kwargs in _per_cell(lag) for seed in lag["seeds"]
+            _setting_name(*setting): {"dtype": learning["dtype"], "clip": learning["clip"]}
+            | lag | {"settings": [setting]}
+            for setting in lag["settings"]
         },
         "loss_curves": {
             f"{task}_seed{seed}": shared | {k: v for k, v in curves.items() if k != "tasks"}

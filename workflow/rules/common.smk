@@ -1,24 +1,56 @@
+import math
+import warnings
 from dataclasses import asdict
+from pathlib import Path
 
 from snakemake.utils import min_version
 
 from bptt_bench.analysis.settings import study_settings
+from bptt_bench.measure.cell import KILL_GRACE_S
 from bptt_bench.study.config import check_config
 from bptt_bench.study.grid import expand as expand_cells
+from bptt_bench.study.grid import memberships
+from bptt_bench.tables import read_cell
 from bptt_bench.study.learning import TABLES as LEARNING_TABLES
 from bptt_bench.study.learning import parts as learning_parts
 
 min_version("9.0")
 
+# Snakemake's own harmless bug (snakemake/snakemake#4280): `--report` would print
+# "RuntimeWarning: coroutine 'InputFiles._predicated_size_files.<locals>.sizes' was never awaited".
+warnings.filterwarnings(
+    "ignore",
+    message="coroutine 'InputFiles._predicated_size_files",
+    category=RuntimeWarning,
+)
 
-configfile: "config/config.yaml"
+
+# A --configfile describes the whole study (what it leaves out takes the schema's
+# defaults); without one, the default study. --config overrides either, key by key.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 # Checked (defaults filled in) before any job: a bad field stops the run with its name.
 check_config(config)
 
 CELLS = expand_cells(config)
+CELL_GRIDS = memberships(config)
+CELL_FILES = expand("results/cells/{cell}.json", cell=CELLS)
 LEARNING_PARTS = learning_parts(config)
+PART_FILES = [
+    f"results/learning/{experiment}/{part}.csv"
+    for experiment, parts in LEARNING_PARTS.items()
+    for part in parts
+]
+
+# A corrupt cell file stops the run here, naming the file, before any job could remove
+# the last good table.
+for path in CELL_FILES:
+    if Path(path).exists():
+        read_cell(path)
+
 # Every setting of the study, in order: each keeps one colour and marker in every figure.
 SETTINGS = study_settings(CELLS.values(), LEARNING_PARTS)
 
@@ -57,3 +89,22 @@ def part_files(table):
         for experiment in LEARNING_TABLES[table]
         for part in LEARNING_PARTS[experiment]
     ]
+
+
+# Resources a timed job asks a cluster for.
+def peak_runtime_min(wildcards):
+    """Minutes: machine_peak's 300 s per implementation, plus start-up."""
+    return 5 * len(config["benchmark"]["impls"]) + 10
+
+
+def cell_runtime_min(wildcards):
+    """Minutes: past the cell worker's kill (time_limit_s + KILL_GRACE_S) plus start-up,
+    so its own limit always ends a cell first (a `timeout` row), never the scheduler."""
+    return math.ceil((CELLS[wildcards.cell].time_limit_s + KILL_GRACE_S) / 60) + 10
+
+
+def cell_mem_mb(wildcards):
+    """MiB: twice the memory budget (activations plus gradients and temporaries) and 4 GiB
+    for the interpreter and framework."""
+    budget = CELLS[wildcards.cell].memory_budget_bytes or 8 * 2**30
+    return 2 * budget // 2**20 + 4096
