@@ -24,6 +24,7 @@ NATIVE_MEMORY = "framework_peak_bytes"  # each framework's own bookkeeping: comp
 MODEL_MEMORY = "analytic_activation_bytes"
 CPU_PER_WALL_LIMIT = 1.15  # a 1-thread cell above this used more than one core
 SCALING, TRUNCATION = "scaling", "truncation"  # the grid names the figures draw
+CELLS_GRID = "cells"  # the gated cells at the scaling grid's T: drawn with the scaling block
 
 
 def cells(table: pd.DataFrame) -> pd.DataFrame:
@@ -53,10 +54,11 @@ def in_grid(rows: pd.DataFrame, name: str) -> pd.Series:
 
 
 def scaling_block(table: pd.DataFrame) -> pd.DataFrame:
-    """Cells of the scaling grid (or, without a `grid` column, of settings measured at >= 2 T)."""
+    """Cells of the scaling grid and the gated cells' grid (or, without a `grid` column, of settings
+    measured at >= 2 T)."""
     rows = cells(table)
     if "grid" in rows:
-        rows = rows[in_grid(rows, SCALING)]
+        rows = rows[in_grid(rows, SCALING) | in_grid(rows, CELLS_GRID)]
     else:
         n_T = rows.groupby("setting")["T"].nunique()
         rows = rows[rows["setting"].isin(n_T.index[n_T >= 2])]
@@ -89,6 +91,8 @@ def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
         per_impl = tbptt.groupby("impl")["setting"].nunique()
         tbptt = tbptt[tbptt["impl"].isin(per_impl.index[per_impl > 1])]  # a lone shared cell is not the grid
     bptt = rows[(rows["method"] == "bptt") & (rows["T"] == T) & rows["impl"].isin(set(tbptt["impl"]))]
+    if "cell" in rows:  # the grid's own cell: BPTT of another cell at the same T is not its reference
+        bptt = bptt[bptt["cell"].isin(set(tbptt["cell"]))]
     return int(T), pd.concat([tbptt, bptt])
 
 

@@ -106,5 +106,6 @@ def study_settings(cell_specs: Iterable, learning_parts: Mapping) -> list[str]:
     records = [r for r in records if len(lengths[label(**_fields(r))]) >= 2]
     for experiment_parts in learning_parts.values():
         for kwargs in experiment_parts.values():
-            records += list(kwargs.get("settings", ()))
+            # the readout-only control is drawn grey, as the floor, never in a setting's colour
+            records += [s for s in kwargs.get("settings", ()) if _fields(s)["method"] != "readout_only"]
     return ordered(records)

@@ -21,12 +21,15 @@ PARETO_PREFIX = "loss_curves_"
 
 def cell_id(spec: CellSpec) -> str:
     """A readable, unique file name for a cell: numpy_tbptt_T1024_k16-32_B32_H256_D32_O32_float32_1t
-    (a non-CPU cell ends in its device: ..._float32_1t_cuda)."""
+    (numpy_lstm_tbptt_... for a gated cell; the Elman cell's ids carry no cell name; a non-CPU
+    cell ends in its device: ..._float32_1t_cuda)."""
     truncation = f"_k{spec.k1}-{spec.k2}" if spec.method == "tbptt" else ""
     if spec.method == "checkpointed":
         truncation = f"_c{spec.segment or 'sqrt'}"
-    return (f"{spec.impl}_{spec.method}_T{spec.T}{truncation}_B{spec.B}_H{spec.H}_D{spec.D}_O{spec.O}"
-            f"_{spec.dtype}_{spec.threads}t" + ("" if spec.device == "cpu" else f"_{spec.device}"))
+    cell = "" if spec.cell == "rnn_tanh" else f"_{spec.cell}"
+    device = "" if spec.device == "cpu" else f"_{spec.device}"
+    return (f"{spec.impl}{cell}_{spec.method}_T{spec.T}{truncation}_B{spec.B}_H{spec.H}_D{spec.D}_O{spec.O}"
+            f"_{spec.dtype}_{spec.threads}t{device}")
 
 
 def grids(config: dict) -> list[dict]:
@@ -60,11 +63,13 @@ def grid_cells(config: dict, grid: dict) -> Iterator[CellSpec]:
     methods = ([("bptt", None, None)] if grid.get("bptt", True) else []) + [("tbptt", k1, k2) for k1, k2 in truncations]
     methods += [("checkpointed", None, c) for c in grid.get("segments", [])]  # c in the k2 slot
     devices = grid.get("device", benchmark["device"])
-    for device, impl, T, (method, k1, k2) in itertools.product(devices, grid.get("impls", benchmark["impls"]), grid["T"],
-                                                               methods):
+    for device, impl, cell, T, (method, k1, k2) in itertools.product(
+        devices, grid.get("impls", benchmark["impls"]), grid.get("cells", ["rnn_tanh"]), grid["T"], methods
+    ):
         segment = (k2 or default_segment(T)) if method == "checkpointed" else None
         k2 = None if method == "checkpointed" else k2
-        yield CellSpec(impl=impl, method=method, T=T, k1=k1, k2=k2, segment=segment, device=device, **sizes, **common)
+        yield CellSpec(impl=impl, method=method, T=T, k1=k1, k2=k2, segment=segment, cell=cell, device=device,
+                       **sizes, **common)
 
 
 def expand(config: dict) -> dict[str, CellSpec]:

@@ -20,7 +20,8 @@ EXPERIMENTS = {
     "gradient_decay": gradient_decay,
 }
 TABLES = {  # table -> the experiments whose rows it holds
-    "training": ("learnable_lag", "loss_curves"),
+    "learnable_lag": ("learnable_lag",),
+    "training": ("loss_curves",),
     "gradient_bias": ("gradient_bias",),
     "gradient_decay": ("gradient_decay",),
 }
@@ -37,6 +38,23 @@ def _settings(settings):
     return [tuple(setting) for setting in settings]
 
 
+def _per_cell(block: dict) -> list[tuple[str, dict]]:
+    """(part-name prefix, the block's kwargs for one cell) per cell in block['cells']
+    (default: the Elman cell alone, whose parts keep their names without a prefix).
+    forget_bias goes to the LSTM only."""
+    kwargs = {k: v for k, v in block.items() if k not in ("cells", "forget_bias")}
+    return [
+        ("" if cell == "rnn_tanh" else f"{cell}_",
+         kwargs | {"cell": cell} | ({"forget_bias": block["forget_bias"]} if cell == "lstm" and "forget_bias" in block else {}))
+        for cell in block.get("cells", ["rnn_tanh"])
+    ]
+
+
+def _setting_name(method, k1, k2) -> str:
+    """A part name for a setting: 'bptt', 'tbptt_4_8', 'readout_only_4'."""
+    return "_".join([method] + [str(k) for k in (k1, k2) if k is not None])
+
+
 def parts(config: dict) -> dict[str, dict[str, dict]]:
     """experiment -> part name -> keyword arguments of the experiment function."""
     learning = config["learning"]
@@ -49,8 +67,12 @@ def parts(config: dict) -> dict[str, dict[str, dict]]:
     curves["settings"] = _settings(curves["settings"])
     bias["truncations"] = [tuple(pair) for pair in bias["truncations"]]
     return {
+        # one job per setting: all its regimes, lags, seeds and learning rates train together
+        # (batched JAX); lr choice needs every seed of a setting in one job
         "learnable_lag": {
-            f"seed{seed}": shared | lag | {"seeds": [seed]} for seed in lag["seeds"]
+            _setting_name(*setting): {"dtype": learning["dtype"], "clip": learning["clip"]}
+            | lag | {"settings": [setting]}
+            for setting in lag["settings"]
         },
         "loss_curves": {
             f"{task}_seed{seed}": shared | {k: v for k, v in curves.items() if k != "tasks"}
@@ -58,7 +80,8 @@ def parts(config: dict) -> dict[str, dict[str, dict]]:
             for task, task_params in curves["tasks"].items() for seed in curves["seeds"]
         },
         "gradient_bias": {
-            impl: {k: v for k, v in bias.items() if k != "impls"} | {"impl": impl} for impl in bias["impls"]
+            f"{prefix}{impl}": {k: v for k, v in kwargs.items() if k != "impls"} | {"impl": impl}
+            for prefix, kwargs in _per_cell(bias) for impl in bias["impls"]
         },
         "gradient_decay": {"all": decay},
     }
