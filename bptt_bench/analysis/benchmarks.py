@@ -264,8 +264,7 @@ def checkpoint_costs(rows: pd.DataFrame, Ts=CHECKPOINT_T) -> pd.DataFrame:
     ok = rows[rows["ok"]]
     bptt = ok[ok["method"] == "bptt"].set_index(["impl", "T"])
     sqrt = ok[ok["setting"].str.contains(settings.SQRT_SEGMENT, regex=False)].set_index(["impl", "T"])
-    both = sqrt.join(bptt, how="inner", rsuffix="_bptt")
-    both = both.reset_index()
+    both = sqrt.merge(bptt, left_index=True, right_index=True, suffixes=("", "_bptt")).reset_index()
     if both["T"].isin(Ts).any():
         both = both[both["T"].isin(Ts)]
 

@@ -579,8 +579,7 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
             ),
             "notes": flag_note,
         },
-        "checkpointing": _checkpointing(rows),
-    }
+    } | _checkpointing(rows)
 
 
 def _percent(v) -> str:
@@ -588,10 +587,13 @@ def _percent(v) -> str:
 
 
 def _checkpointing(rows: pd.DataFrame) -> dict:
-    """Checkpointed BPTT at c = ceil(sqrt(T)) against BPTT, beside Chen's and Gruslys's figures."""
+    """{'checkpointing': entry}: checkpointed BPTT at c = ceil(sqrt(T)) against BPTT, beside Chen's and
+    Gruslys's figures; {} for a study without it."""
+    if not rows["setting"].str.contains(settings.SQRT_SEGMENT, regex=False).any():
+        return {}
     costs = analysis.checkpoint_costs(rows)
     Ts = ", ".join(f"{T:g}" for T in sorted(set(costs["T"]))) or "no T (no ok pair)"
-    return {
+    return {"checkpointing": {
         "title": "Checkpointed BPTT against BPTT: memory saved, time added",
         "says": (
             f"At T = {Ts}, checkpointed BPTT with c = ⌈√T⌉ against BPTT at the same T, per framework: the "
@@ -624,4 +626,4 @@ def _checkpointing(rows: pd.DataFrame) -> dict:
             "Peak RSS includes the parameters, inputs and the framework's own working memory, which "
             "checkpointing does not shrink; the analytic model counts the stored states alone.",
         ],
-    }
+    }}
