@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 
 from bptt_bench.figures import save_figure
 from bptt_bench.analysis.benchmarks import cells, frontier_T
 from bptt_bench.analysis.settings import labelled, table_order
 from bptt_bench.figures.benchmarks import MIB
-from bptt_bench.figures.style import PLAIN, SettingStyle, impl_order
+from bptt_bench.figures.style import SettingStyle, impl_order, log_axis
 
 EXACT = ("bptt", "checkpointed")
 ERROR_NOTE = "relative gradient error against BPTT, ||G - G_BPTT|| / ||G_BPTT||"
@@ -70,14 +69,10 @@ def draw_frontier(table: pd.DataFrame, errors: pd.DataFrame | None = None, T: in
                        edgecolors="black" if point["method"] in EXACT else "none", linewidths=0.8, zorder=3)
             ax.annotate(_error_text(point["gradient_error"]), xy, textcoords="offset points", xytext=(5, 3),
                         fontsize=7)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.xaxis.set_major_formatter(PLAIN)
-        ax.xaxis.set_minor_formatter(PLAIN)  # a time axis often spans less than a decade
-        ax.yaxis.set_major_formatter(PLAIN)
-        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(impl, fontsize=10)
         ax.set_xlabel("time per sequence (s)")
+    log_axis(axes[0], "x", min_labels=3)  # axes are shared: one call sets every panel
+    log_axis(axes[0], "y", min_labels=3)
     axes[0].set_ylabel("peak RSS above the process baseline (MiB)")
     present = [s for s in order if s in set(points["setting"])]
     fig.legend([look.handle(s, linestyle="") for s in present], present,
