@@ -207,6 +207,7 @@ def test_checkpoint_costs_are_exact_at_the_issue_T_or_every_T_measured():
                                                    (4096, "numpy"), (4096, "torch")]  # numpy BPTT at 64 is oom
     entry = bench_figures._checkpointing(bench.scaling_block(_checkpointed_table()))["checkpointing"]
     assert entry["table"]["rows"][0][3:] == ["90%", "75%", "95%", "+25%"] and "Gruslys" in entry["says"]
+    assert "Figure: time_vs_T.png, memory_vs_T.png" in findings_page({"checkpointing": entry})
 
 
 def test_growth_spread_and_ranges_are_exact():

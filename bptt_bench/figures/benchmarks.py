@@ -404,7 +404,8 @@ def draw_peak_fraction(table: pd.DataFrame, setting_style: SettingStyle | None =
     )
     fig.suptitle(
         f"Achieved FLOP rate as a fraction of the machine's measured matmul peak ({peak} = 100%)\n"
-        f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows); {_config_text(rows)}; "
+        f"FLOPs: cost-model matmul FLOPs (TBPTT counts its recomputed windows, checkpointed BPTT its recomputed segments); "
+        f"{_config_text(rows)}; "
         f"{DODGE_NOTE}",
         fontsize=10,
     )
@@ -595,6 +596,7 @@ def _checkpointing(rows: pd.DataFrame) -> dict:
     Ts = ", ".join(f"{T:g}" for T in sorted(set(costs["T"]))) or "no T (no ok pair)"
     return {"checkpointing": {
         "title": "Checkpointed BPTT against BPTT: memory saved, time added",
+        "figure": "time_vs_T.png, memory_vs_T.png",
         "says": (
             f"At T = {Ts}, checkpointed BPTT with c = ⌈√T⌉ against BPTT at the same T, per framework: the "
             "memory it saves (1 − its peak / BPTT's) and the time it adds (its time / BPTT's − 1). "
