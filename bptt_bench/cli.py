@@ -9,7 +9,9 @@ import sys
 from dataclasses import fields
 
 import implementations
+from implementations.contract import METHODS
 
+from .costmodel import MODES
 from .defaults import BENCHMARK as DEFAULT
 from .measure.cell import CellSpec, measure_cell
 from .measure.peak import machine_peak
@@ -48,16 +50,18 @@ def parser() -> argparse.ArgumentParser:
 
     measure = commands.add_parser("measure", help="measure one cell and print its row")
     measure.add_argument("--impl", required=True, choices=implementations.NAMES)
-    measure.add_argument("--method", required=True, choices=("bptt", "tbptt"))
+    measure.add_argument("--method", required=True, choices=METHODS)
     measure.add_argument("--T", type=int, required=True)
     measure.add_argument("--k1", type=int)
     measure.add_argument("--k2", type=int)
+    measure.add_argument("--segment", type=int, help="checkpointed BPTT's spacing c, default ceil(sqrt(T))")
     # Left out, a field takes CellSpec's default, which is the config schema's (bptt_bench.defaults).
     for name in ("B", "H", "D", "O", "threads", "repeats", "seed"):
         measure.add_argument(f"--{name}", type=int, help=f"default {DEFAULT[name]}")
     measure.add_argument("--dtype", choices=("float32", "float64"), help=f"default {DEFAULT['dtype']}")
     measure.add_argument("--lr", type=float, help=f"SGD step of the timed TBPTT pass, default {DEFAULT['lr']}")
     measure.add_argument("--time-limit-s", dest="time_limit_s", type=float, help=f"default {DEFAULT['time_limit_s']}")
+    measure.add_argument("--mode", choices=MODES, help="what is timed: training on one sequence (default) or the gradient only")
     measure.add_argument("--peak", default="auto", help="machine peak GFLOP/s: 'auto' (measure it), 'none', or a number")
     measure.add_argument("--json", action="store_true", help="print the row as one JSON line")
     measure.set_defaults(run=_measure)

@@ -1,7 +1,8 @@
-"""The cost model of docs/method.md: matmul FLOPs and saved activations, per method.
+"""The cost model of docs/method.md: matmul FLOPs, SGD updates and saved activations, per method.
 
 Counts follow the vanilla tanh cell: a forward step costs F = 2B(DH + HH + HO) FLOPs,
-a backward step about 2F.
+a backward step about 2F; in training mode each update adds 2P (P parameters: scale the
+gradient, subtract it).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import numpy as np
 
 from implementations.contract import default_segment
 
+MODES = ("training", "gradient")  # what a cell times: training on one sequence, or its gradient only
+
 
 @dataclass(frozen=True)
 class Cost:
     forward_steps: int
     backward_steps: int
-    flops: int  # forward_steps * F + backward_steps * 2F
+    updates: int  # SGD updates of the pass (0 in gradient mode)
+    flops: int  # forward_steps * F + backward_steps * 2F + updates * 2P
     activation_bytes: int  # states kept for the backward: longest gradient window * B * H values
 
 
@@ -28,33 +32,44 @@ def step_flops(B: int, D: int, H: int, O: int) -> int:
     return 2 * B * (D * H + H * H + H * O)
 
 
+def n_parameters(D: int, H: int, O: int) -> int:
+    """P: W_xh (D,H), W_hh (H,H), b_h (H,), W_hy (H,O), b_y (O,)."""
+    return D * H + H * H + H + H * O + O
+
+
 def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k1=None, k2=None,
          mode: str = "training", segment=None) -> Cost:
     """Cost of one pass over one sequence.
 
-    BPTT: T forward and T backward steps, T states kept. TBPTT: in training mode every
-    window (a_j, t_j] is run forward, sum_j (t_j - a_j) steps; in gradient mode the
-    ideal is T forward steps (our implementations recompute like training mode); both
-    run sum_j (t_j - s_j) backward steps and keep at most k2 states. Checkpointed BPTT
-    (spacing c = segment, default ceil(sqrt(T))): T forward steps, then every segment but
-    the last is recomputed in the backward (the implementations keep the last one), T
-    backward steps; it keeps ceil(T/c) checkpoints plus one segment's min(c, T) states.
+    Training mode (what cells time): BPTT and checkpointed BPTT are one update over T
+    steps; TBPTT runs every window (a_j, t_j], sum_j (t_j - a_j) forward steps, and
+    ceil(T/k1) updates. Gradient mode: no update; TBPTT's ideal is T forward steps (our
+    implementations recompute like training mode). BPTT: T forward and T backward steps,
+    T states kept. TBPTT: sum_j (t_j - s_j) backward steps, at most k2 states kept.
+    Checkpointed BPTT (spacing c = segment, default ceil(sqrt(T))): T forward steps, then
+    every segment but the last is recomputed in the backward (the implementations keep the
+    last one), T backward steps; it keeps ceil(T/c) checkpoints plus one segment's min(c, T)
+    states.
     """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    n_updates = 1
     if method == "checkpointed":
         c = segment or default_segment(T)
         n_segments = -(-T // c)
-        recomputed = (n_segments - 1) * c
-        F = step_flops(B, D, H, O)
-        kept = n_segments + min(c, T)
-        return Cost(T + recomputed, T, (T + recomputed) * F + 2 * T * F, kept * B * H * np.dtype(dtype).itemsize)
-    if method == "bptt":
+        forward, backward, kept = T + (n_segments - 1) * c, T, n_segments + min(c, T)
+    elif method == "bptt":
         forward = backward = kept = T
     else:
         forward, backward, kept = _tbptt_steps(T, k1, k2)
+        n_updates = math.ceil(T / k1)
     if mode == "gradient":
-        forward = T
+        n_updates = 0
+        if method == "tbptt":
+            forward = T
     F = step_flops(B, D, H, O)
-    return Cost(forward, backward, forward * F + 2 * backward * F, kept * B * H * np.dtype(dtype).itemsize)
+    flops = forward * F + 2 * backward * F + n_updates * 2 * n_parameters(D, H, O)
+    return Cost(forward, backward, n_updates, flops, kept * B * H * np.dtype(dtype).itemsize)
 
 
 def _tbptt_steps(T: int, k1: int, k2: int) -> tuple[int, int, int]:

@@ -17,13 +17,14 @@ import implementations
 
 # One version column per framework package of the registry (numpy_version, torch_version, ...).
 PROVENANCE_COLUMNS = [
-    "python_version", *(f"{package}_version" for package in implementations.PACKAGES), "blas", "cpu_model",
-    "commit", "utc_time",
+    "python_version", *(f"{package}_version" for package in implementations.PACKAGES), "blas", "environment",
+    "cpu_model", "node", "commit", "utc_time",
 ]
 
 BENCHMARK_COLUMNS = [
-    "impl", "method", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "seed",
-    "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s",
+    "impl", "method", "mode", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "seed",
+    "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers",
+    "time_total_s", "cpu_s", "cpu_per_wall", "cpu_over_threads", "compile_s",
     "setup_s", "cell_wall_s", "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
     "gflops_per_s", "peak_gflops_per_s", "impl_gemm_gflops_per_s", "peak_fraction", "loss", "grad_norm",
 ] + PROVENANCE_COLUMNS
@@ -88,6 +89,15 @@ def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 TRAINING_COLUMNS = [
     "impl", "task", "method", "k1", "k2", "seed", "update", "sequences_seen", "wall_s", "loss", "accuracy",
     "lag", "T", "B", "H", "D", "O", "dtype", "lr", "clip", "status", "baseline_loss", "chance_accuracy",
+]
+
+# Learnable lag (experiments/learnable_lag.py, docs/experiments.md): one row per run and evaluation
+# point; a run is (regime, method, k1, k2, lag, seed, lr); wall_s is the batched program's training
+# seconds for all runs of its (regime, setting) together; lr_chosen marks the validation choice.
+LEARNABLE_LAG_COLUMNS = [
+    "regime", "method", "k1", "k2", "lag", "seed", "lr", "lr_chosen", "sequences_seen", "update", "wall_s",
+    "val_loss", "val_accuracy", "test_loss", "test_accuracy", "status", "T", "V", "B", "H", "dtype", "clip",
+    "n_eval", "chance_accuracy", "baseline_loss",
 ]
 
 GRADIENT_BIAS_COLUMNS = [

@@ -11,7 +11,9 @@ import implementations
 from bptt_bench import tables, tasks
 from bptt_bench.experiments.gradient_bias import gradient_bias
 from bptt_bench.experiments.gradient_decay import gradient_decay, state_gradient_norms, with_spectral_radius
-from bptt_bench.experiments.learnable_lag import learnable_lag
+from bptt_bench.analysis import learnable_lag as analysis
+from bptt_bench.experiments import batched
+from bptt_bench.experiments.learnable_lag import REGIMES, learnable_lag
 from bptt_bench.experiments.loss_curves import loss_curves
 from bptt_bench.experiments.training import evaluate, final_rows, online_sgd, train
 from bptt_bench.figures import learning
@@ -187,21 +189,10 @@ def test_state_gradient_norms_match_finite_differences():
         assert norms[k] == pytest.approx(np.linalg.norm(grad), rel=1e-6)
 
 
-def test_smoke_every_experiment_and_figure(tmp_path):
+def test_smoke_every_experiment_and_figure(tmp_path, lag_table):
     """Tiny versions of experiments 1-4: tables with the schema's columns, every figure and caption."""
     training = tables.rows_to_table(
-        learnable_lag(
-            lags=(1, 3),
-            settings=(("tbptt", 2, 2), ("bptt", None, None)),
-            seeds=(0, 1),
-            T=8,
-            H=6,
-            B=4,
-            n_sequences=4,
-            eval_every=2,
-            n_eval=8,
-        )
-        + loss_curves(
+        loss_curves(
             task_params={"blank": 2},
             settings=(("bptt", None, None), ("tbptt", 4, 4)),
             seeds=(0,),
@@ -228,11 +219,7 @@ def test_smoke_every_experiment_and_figure(tmp_path):
     decay = tables.rows_to_table(
         gradient_decay(radii=(0.5, 2.0), T=6, H=6, B=4, seeds=(0, 1)), tables.GRADIENT_DECAY_COLUMNS
     )
-    assert list(training.columns) == tables.TRAINING_COLUMNS and set(training["task"]) == {
-        "delayed_recall",
-        "copy_memory",
-        "digits",
-    }
+    assert list(training.columns) == tables.TRAINING_COLUMNS and set(training["task"]) == {"copy_memory", "digits"}
     assert "diverged" in set(training["status"])
     assert len(decay) == 2 * 2 * 6 and len(bias) == 2 * 2 * 2
 
@@ -264,7 +251,7 @@ def test_smoke_every_experiment_and_figure(tmp_path):
     assert points["setting"].tolist() == ["BPTT"] and missing == ["copy_memory TBPTT(4, 4)"]
 
     figures = [
-        learning.plot_learnable_lag(training, tmp_path / "lag"),
+        learning.plot_learnable_lag(lag_table, tmp_path / "lag"),
         learning.plot_loss_curves(training, tmp_path / "curves"),
         learning.plot_pareto(training, benchmark, tmp_path / "pareto"),
         learning.plot_gradient_bias(bias, tmp_path / "bias"),
@@ -275,7 +262,7 @@ def test_smoke_every_experiment_and_figure(tmp_path):
             path.stat().st_size > 1000 for path in paths
         )
     captions = [
-        learning.summarize_learnable_lag(training),
+        learning.summarize_learnable_lag(lag_table),
         learning.summarize_loss_curves(training),
         learning.summarize_pareto(training, benchmark),
         learning.summarize_gradient_bias(bias),
@@ -283,6 +270,176 @@ def test_smoke_every_experiment_and_figure(tmp_path):
     ]
     assert all(caption["says"].startswith("Claim tested:") and caption["table"]["rows"] for caption in captions)
     assert ["digits", "TBPTT(32, 32)"] in [row[:2] for row in captions[1]["table"]["rows"] if row[6] == "1 of 1"]
-    assert set(learning.largest_learned_lag(training)) == {"TBPTT(2, 2)", "BPTT"}
+    assert set(learning.largest_learned_lag(lag_table)) == {
+        f"{regime}: {setting}" for regime in REGIMES for setting in ("TBPTT(2, 2)", "BPTT", "readout only")
+    }
     factors = learning.decay_per_step(decay)
     assert factors[0.5] < 1 < factors[2.0]
+
+
+# -- learnable lag: batched trainer, regimes, criterion, learning-rate choice ---------------
+
+LAG_RUN = dict(lags=(1,), settings=(("tbptt", 2, 2), ("bptt", None, None), ("readout_only", 2, None)),
+               seeds=(0, 1), lrs=(0.1, 0.5), T=8, V=3, H=6, B=4, n_sequences=8, n_updates=8, eval_every=8, n_eval=8)
+
+
+@pytest.fixture(scope="module")
+def lag_table(tmp_path_factory):
+    """A tiny learnable-lag run, through CSV as the workflow writes it."""
+    path = tmp_path_factory.mktemp("lag") / "learnable_lag.csv"
+    tables.write_table(tables.rows_to_table(learnable_lag(**LAG_RUN), tables.LEARNABLE_LAG_COLUMNS), path)
+    return pd.read_csv(path)
+
+
+def _recall_data(n, T=12, lag=3, V=3, B=4, dtype="float64"):
+    """n delayed-recall batches from one stream, and their symbols (n, 1, T, B) for the batched trainer."""
+    rng = np.random.default_rng([0, 1])
+    batches = [tasks.make_delayed_recall(T, lag, B, rng, V, dtype) for _ in range(n)]
+    return batches, np.stack([x.argmax(axis=-1) for x, _, _ in batches])[:, None]
+
+
+def _batched(p0, lrs, symbols, lag, **kwargs):
+    """Final parameters of len(lrs) replicas that start from p0 and read the same symbols."""
+    R = len(lrs)
+    params = {key: np.stack([value] * R) for key, value in p0.items()}
+    points = list(batched.train_replicas(
+        params, np.array(lrs), np.zeros(R, int), np.full(R, lag), symbols, {"test": symbols[0, 0][None]},
+        V=p0["W_xh"].shape[0], keep_params=True, eval_every=2, **kwargs))
+    assert points[-1].sequences_seen == len(symbols) and points[-1].alive.all()
+    return points[-1].params
+
+
+@pytest.mark.parametrize("k1,k2", [(4, 6), (5, 3), (None, None)])
+@pytest.mark.parametrize("mode", ["online", "gradient"])
+def test_one_replica_of_the_batched_trainer_is_the_contract(k1, k2, mode):
+    """float64: replica 1 of 3 (each its own lr) follows train_tbptt (online) or SGD on
+    loss_and_grad's gradient (gradient mode), sequence after sequence, to 1e-12."""
+    impl, lag, lrs = implementations.load("numpy"), 3, [0.05, 0.3, 1.0]
+    batches, symbols = _recall_data(5, lag=lag)
+    p = p0 = init_params(3, 6, 3, "float64", seed=1)
+    for x, y, mask in batches:
+        if mode == "online":
+            _, p = impl.train_tbptt(p, x, y, mask, k1=k1 or 12, k2=k2 or 12, lr=lrs[1])
+        else:
+            _, g = impl.loss_and_grad(p, x, y, mask, "tbptt" if k1 else "bptt", k1=k1, k2=k2)
+            p = {key: p[key] - lrs[1] * g[key] for key in p}
+    with np.errstate(all="ignore"):
+        final = _batched(p0, lrs, symbols, lag, k1=k1, k2=k2, mode=mode)
+    assert relative_error(p0["W_hh"], p["W_hh"]) > 1e-3  # training moved the parameters
+    for key in p:
+        assert relative_error(final[key][1], p[key]) <= 1e-12, key
+
+
+@pytest.mark.parametrize("k1,k2", [(3, 12), (5, 40), (12, 12)])
+def test_gradient_mode_with_k2_at_least_T_is_bptt(k1, k2):
+    """TBPTT(k1, k2 >= T) in gradient mode gives BPTT's trajectory (float64, to rounding).
+
+    Two sequences: SGD at lr 0.2 amplifies rounding (measured for (3, 12): 2.6e-16 after one
+    sequence, 5e-16 after two, 1e-13 after four, 3e-12 after six)."""
+    p0 = init_params(3, 6, 3, "float64", seed=2)
+    _, symbols = _recall_data(2)
+    bptt = _batched(p0, [0.2], symbols, 3, k1=None, k2=None, mode="gradient")
+    tbptt = _batched(p0, [0.2], symbols, 3, k1=k1, k2=k2, mode="gradient")
+    truncated = _batched(p0, [0.2], symbols, 3, k1=k1, k2=2, mode="gradient")
+    for key in p0:  # sums of the same terms in another order: rounding only
+        assert relative_error(tbptt[key][0], bptt[key][0]) <= 1e-14, key
+    assert relative_error(truncated["W_hh"][0], bptt["W_hh"][0]) > 1e-6  # a short k2 does change it
+
+
+@pytest.mark.parametrize("mode", ["online", "gradient"])
+def test_readout_only_never_changes_the_recurrence(mode):
+    p0 = init_params(3, 6, 3, "float32", seed=3)
+    _, symbols = _recall_data(4, dtype="float32")
+    final = _batched(p0, [0.1, 1.0], symbols, 3, k1=4, k2=4, mode=mode, readout_only=True)
+    for key in ("W_xh", "W_hh", "b_h"):
+        assert (final[key] == p0[key]).all(), key
+    assert all(relative_error(final[key][1], p0[key]) > 1e-3 for key in ("W_hy", "b_y"))
+
+
+def test_batched_divergence_keeps_the_last_finite_parameters():
+    p0 = init_params(3, 6, 3, "float32", seed=0)  # float32: lr 1e38 overflows to Inf
+    _, symbols = _recall_data(6, dtype="float32")
+    R = 2
+    params = {key: np.stack([value] * R) for key, value in p0.items()}
+    with np.errstate(all="ignore"):
+        points = list(batched.train_replicas(
+            params, np.array([0.1, 1e38]), np.zeros(R, int), np.full(R, 3), symbols, {"test": symbols[0]},
+            V=3, k1=4, k2=4, mode="online", eval_every=2))
+    last = points[-1]
+    assert last.alive.tolist() == [True, False] and last.updates[0] == 6 * 3
+    assert 1 <= last.diverged_at[1] <= 3  # within the first sequence's three updates
+    assert np.isfinite(last.scores["test"][0]).all()
+
+
+def test_learnable_lag_table(lag_table):
+    """Every regime and setting, one chosen lr per (regime, setting, lag), equal-updates budgets,
+    and BPTT (one window per sequence) the same run in every regime."""
+    table = lag_table
+    assert list(table.columns) == tables.LEARNABLE_LAG_COLUMNS
+    assert set(table["regime"]) == set(REGIMES) and set(table["method"]) == {"tbptt", "bptt", "readout_only"}
+    final = analysis.final_runs(table)
+    assert len(final) == 3 * 3 * 2 * 2  # regimes x settings x seeds x lrs
+    chosen = final[final["lr_chosen"]].groupby(analysis.CHOICE, dropna=False)["lr"].nunique()
+    assert (chosen == 1).all() and len(chosen) == 3 * 3
+    seen = final.groupby(["regime", "method"])["sequences_seen"].first()
+    assert seen["online_equal_updates", "tbptt"] == 2 and seen["online_equal_data", "tbptt"] == 8  # 8 updates
+    updates = final.groupby(["regime", "method"])["update"].max()
+    assert updates["gradient", "tbptt"] == 8 and updates["online_equal_data", "tbptt"] == 32
+    scores = ["val_loss", "val_accuracy", "test_loss", "test_accuracy"]
+    bptt = [final[final["method"].eq("bptt") & final["regime"].eq(regime)][scores].to_numpy() for regime in REGIMES]
+    assert (bptt[0] == bptt[1]).all() and (bptt[0] == bptt[2]).all()
+    assert (final["test_accuracy"] != final["val_accuracy"]).any()  # separate batches
+
+
+def _final_table(records):
+    """A hand-made final-row table: records of (regime, method, k1, k2, lag, seed, lr, val_acc, test_acc)."""
+    rows = []
+    for regime, method, k1, k2, lag, seed, lr, val, test in records:
+        rows.append(dict(regime=regime, method=method, k1=k1, k2=k2, lag=lag, seed=seed, lr=lr,
+                         sequences_seen=10, val_accuracy=val, val_loss=1 - (val if val == val else 0),
+                         test_accuracy=test, status="ok" if val == val else "diverged", T=32,
+                         chance_accuracy=0.25))
+    return pd.DataFrame(rows)
+
+
+def test_learned_criterion_on_hand_made_accuracies():
+    assert analysis.learned([0.95, 0.92, 0.91, 0.97, 0.90], chance=0.25)
+    assert not analysis.learned([0.89, 0.89, 0.89, 0.89, 0.89], chance=0.25)  # mean below 0.9
+    assert not analysis.learned([1.0, 1.0, 1.0, 1.0, np.nan], chance=0.25)  # a diverged run counts 0: mean 0.8
+    # mean 0.92 >= 0.9, but the interval's low end (0.76) is not above a chance of 0.8
+    assert not analysis.learned([1.0, 1.0, 1.0, 1.0, 0.6], chance=0.8)
+    assert analysis.learned([1.0, 1.0, 1.0, 1.0, 0.6], chance=0.25)
+    low, high = analysis.bootstrap_interval([1.0, 1.0, 1.0, 1.0, 0.6])
+    assert low == pytest.approx(0.76) and high == 1.0
+
+
+def test_lr_choice_uses_validation_not_test():
+    """lr 0.1 wins on validation (mean 0.9 vs 0.8) though 0.01 is better on test; a diverged run
+    counts 0; equal validation accuracy goes to the lower validation loss, then the smaller lr."""
+    table = _final_table([
+        ("gradient", "tbptt", 4, 4, 2, 0, 0.01, 0.8, 1.0), ("gradient", "tbptt", 4, 4, 2, 1, 0.01, 0.8, 1.0),
+        ("gradient", "tbptt", 4, 4, 2, 0, 0.1, 0.9, 0.5), ("gradient", "tbptt", 4, 4, 2, 1, 0.1, 0.9, 0.5),
+        ("gradient", "tbptt", 4, 4, 2, 0, 1.0, 1.0, 1.0), ("gradient", "tbptt", 4, 4, 2, 1, 1.0, np.nan, np.nan),
+        ("gradient", "bptt", None, None, 2, 0, 0.01, 0.5, 0.5), ("gradient", "bptt", None, None, 2, 0, 0.1, 0.5, 0.6),
+    ])
+    chosen = analysis.choose_lr(table)
+    assert len(chosen) == 2
+    assert dict(zip(chosen["method"], chosen["lr"])) == {"tbptt": 0.1, "bptt": 0.01}
+    marked = pd.DataFrame(analysis.mark_chosen_lr(table.to_dict("records")))
+    assert marked.loc[marked["lr_chosen"], "lr"].tolist() == [0.1, 0.1, 0.01]
+
+
+def test_largest_learned_lag_reach_and_control():
+    records = []
+    for lag, accuracies in {2: [1.0] * 5, 4: [0.95] * 5, 8: [0.6] * 5}.items():
+        records += [("gradient", "tbptt", 4, 4, lag, seed, 0.1, a, a) for seed, a in enumerate(accuracies)]
+        records += [("gradient", "readout_only", 4, None, lag, seed, 0.1, 0.5, 0.5) for seed in range(5)]
+    table = _final_table(records).assign(lr_chosen=True)
+    summary = analysis.lag_summary(table)
+    assert analysis.largest_learned_lag(summary) == {
+        ("gradient", "tbptt", 4, 4): 4, ("gradient", "readout_only", 4, None): None
+    }
+    past = analysis.beyond_reach(summary)
+    assert past[["lag", "accuracy", "control"]].values.tolist() == [[4, 0.95, 0.5], [8, 0.6, 0.5]]
+    assert [analysis.reach(*s, T=32) for s in [("tbptt", 4, 8), ("bptt", None, None), ("readout_only", 4, None)]] \
+        == [7, 31, 0]

@@ -313,6 +313,28 @@ def _training() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRAINING_COLUMNS)
 
 
+def _lag_table() -> pd.DataFrame:
+    """_training()'s delayed-recall runs as a learnable-lag table (gradient regime, one chosen lr), plus the
+    readout-only control."""
+    from bptt_bench.tables import LEARNABLE_LAG_COLUMNS
+
+    runs = _training()
+    rows = [
+        dict.fromkeys(LEARNABLE_LAG_COLUMNS, NAN)
+        | {k: r[k] for k in ("method", "k1", "k2", "lag", "seed", "lr", "sequences_seen", "update", "wall_s",
+                             "status", "T", "B", "H", "dtype", "chance_accuracy", "baseline_loss")}
+        | dict(regime="gradient", lr_chosen=True, val_accuracy=r["accuracy"], test_accuracy=r["accuracy"],
+               val_loss=r["loss"], test_loss=r["loss"], V=3, n_eval=8)
+        for r in runs.to_dict("records")
+    ]
+    rows += [
+        dict(rows[0]) | dict(method="readout_only", k1=2, k2=NAN, lag=lag, seed=seed, test_accuracy=0.5,
+                             val_accuracy=0.5, status="ok")
+        for lag in (2, 4) for seed in range(3)
+    ]
+    return pd.DataFrame(rows, columns=LEARNABLE_LAG_COLUMNS)
+
+
 def test_lag_accuracy_and_largest_learned_lag_are_exact():
     table = learning.lag_accuracy(_training()).set_index(["setting", "lag"])
     assert table.loc[("BPTT", 2), ["mean", "low", "high", "runs"]].tolist() == pytest.approx(
@@ -445,7 +467,7 @@ def test_two_figures_never_give_one_setting_different_colours():
         "time_vs_T": bench_figures.draw_time_vs_T(table, look),
         "memory_vs_T": bench_figures.draw_memory_vs_T(table, look),
         "peak_fraction": bench_figures.draw_peak_fraction(table, look),
-        "learnable_lag": learning_figures.draw_learnable_lag(training, look),
+        "learnable_lag": learning_figures.draw_learnable_lag(_lag_table(), look),
         "loss_curves": learning_figures.draw_loss_curves(curves, ("copy_memory", "digits"), look),
         "pareto": learning_figures.draw_pareto(curves, benchmarks, look),
     }
@@ -479,12 +501,15 @@ def test_legend_names_every_setting_and_reference_line():
 
 def test_findings_page_shows_each_summary_as_a_table():
     summaries = bench_figures.summarize(synthetic_table(grid=True))
-    summaries |= {"learnable_lag": learning_figures.summarize_learnable_lag(_training())}
+    summaries |= {"learnable_lag": learning_figures.summarize_learnable_lag(_lag_table())}
     page = findings_page(summaries)
     assert page.count("<table>") == len(summaries) and "<style>" in page
     assert "numpy BPTT at T=4096: timeout" in page and "TBPTT(2, 4)" in page
     lag = summaries["learnable_lag"]["table"]
-    assert lag["rows"][0][:2] == ["BPTT", "2"] and lag["rows"][2][:2] == ["TBPTT(2, 4)", "none"]
+    # regime, setting, reach, largest learned lag: BPTT's mean 0.9 at L=2 with a low end above chance
+    assert lag["rows"][0][:4] == ["gradient", "BPTT", "7", "2"] and lag["rows"][2][:4] == [
+        "gradient", "TBPTT(2, 4)", "3", "none"]
+    assert lag["rows"][3][:4] == ["gradient", "readout only", "0", "none"]
 
 
 def test_readme_numbers_come_from_the_tables(tmp_path, capsys):

@@ -34,7 +34,7 @@ def test_peak_rss_sees_a_new_buffer():
 def test_cost_model():
     F = step_flops(B=2, D=3, H=4, O=5)
     assert F == 2 * 2 * (3 * 4 + 4 * 4 + 4 * 5)
-    assert cost("bptt", 10, 2, 3, 4, 5).flops == 3 * 10 * F
+    assert cost("bptt", 10, 2, 3, 4, 5, mode="gradient").flops == 3 * 10 * F
     assert cost("bptt", 10, 2, 3, 4, 5).activation_bytes == 10 * 2 * 4 * 4
     k_equal = cost("tbptt", 10, 2, 3, 4, 5, k1=4, k2=4)  # windows (0,4] (4,8] (6,10]: the last reaches 4 back
     assert (k_equal.forward_steps, k_equal.backward_steps) == (12, 12)
@@ -44,15 +44,44 @@ def test_cost_model():
     assert cost("tbptt", 10, 2, 3, 4, 5, k1=2, k2=6, mode="gradient").forward_steps == 10
 
 
+def test_cost_model_counts_the_updates():
+    F, P = step_flops(B=2, D=3, H=4, O=5), 3 * 4 + 4 * 4 + 4 + 4 * 5 + 5
+    bptt = cost("bptt", 10, 2, 3, 4, 5)
+    assert bptt.updates == 1 and bptt.flops == 3 * 10 * F + 2 * P
+    tbptt = cost("tbptt", 10, 2, 3, 4, 5, k1=4, k2=4)  # three segments, three updates
+    assert tbptt.updates == 3 and tbptt.flops == (12 + 2 * 12) * F + 3 * 2 * P
+    gradient = cost("tbptt", 10, 2, 3, 4, 5, k1=4, k2=4, mode="gradient")
+    assert gradient.updates == 0 and gradient.flops == (10 + 2 * 12) * F
+    with pytest.raises(ValueError, match="mode"):
+        cost("bptt", 10, 2, 3, 4, 5, mode="inference")
+
+
 def test_cell_environment_sets_threads():
     env = cell_environment(3, base={})
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "3"
-    assert cell_environment(1, base={"OPENBLAS_CORETYPE": "Haswell"})["OPENBLAS_CORETYPE"] == "Haswell"
+    assert env["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+
+
+def test_cell_environment_keeps_user_settings():
+    user = {"OPENBLAS_CORETYPE": "Haswell", "OMP_NUM_THREADS": "8", "OMP_WAIT_POLICY": "ACTIVE", "XLA_FLAGS": "--xla_dump_to=/tmp/dump"}
+    env = cell_environment(1, base=user)
+    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert env["OMP_NUM_THREADS"] == "1"  # the cell's threads: Snakemake sets the rule's threads in every job
+    assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/dump --xla_cpu_multi_thread_eigen=false"
+    mine = "--xla_cpu_multi_thread_eigen=true"
+    assert cell_environment(1, base={"XLA_FLAGS": mine})["XLA_FLAGS"] == mine
+
+
+def test_user_xla_flags_reach_the_worker(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
+    row = measure_cell(CellSpec(impl="numpy", method="bptt", repeats=1, **TINY))
+    assert row["status"] == "ok", row["reason"]
+    assert "XLA_FLAGS=--xla_cpu_enable_fast_math=false --xla_cpu_multi_thread_eigen=false" in row["environment"]
 
 
 def test_provenance_fields():
     record = provenance("some BLAS")
-    assert list(record) == PROVENANCE_COLUMNS and record["blas"] == "some BLAS"
+    assert list(record) == PROVENANCE_COLUMNS and record["blas"] == "some BLAS" and record["environment"] == ""
     assert record["numpy_version"] == np.__version__
 
 
@@ -76,6 +105,26 @@ def test_cell_row_in_a_worker_process():
     assert row["status"] == "ok" and row["n_repeats"] == 2 and row["time_median_s"] > 0
     assert math.isclose(row["peak_fraction"], row["gflops_per_s"] / 100.0) and row["impl_gemm_gflops_per_s"] == 50.0
     assert row["blas"] and row["framework_peak_bytes"] > 0
+    assert row["mode"] == "training" and row["cpu_s"] > 0 and not math.isnan(row["cpu_per_wall"])
+
+
+def test_loss_of_a_row_is_the_timed_training_pass():
+    """BPTT and TBPTT rows time training; the loss is the sum of L_j of one pass, the gradient
+    norm that of the summed updates (for BPTT: the gradient's)."""
+    impl = implementations.load("numpy")
+    from bptt_bench.problems import random_problem
+
+    params, x, y, mask = random_problem(TINY["T"], TINY["B"], TINY["D"], TINY["H"], TINY["O"], "float64", seed=0)
+    bptt_loss, grads = impl.loss_and_grad(params, x, y, mask)
+    row = measure_cell(CellSpec(impl="numpy", method="bptt", dtype="float64", repeats=2, **TINY))
+    assert row["mode"] == "training" and math.isclose(row["loss"], bptt_loss, rel_tol=1e-12)
+    norm = math.sqrt(sum(float((g**2).sum()) for g in grads.values()))
+    assert math.isclose(row["grad_norm"], norm, rel_tol=1e-9)
+    losses, _ = impl.train_tbptt(params, x, y, mask, k1=4, k2=8, lr=0.01)
+    row = measure_cell(CellSpec(impl="numpy", method="tbptt", k1=4, k2=8, dtype="float64", repeats=2, **TINY))
+    assert row["mode"] == "training" and math.isclose(row["loss"], math.fsum(losses), rel_tol=1e-12)
+    gradient = measure_cell(CellSpec(impl="numpy", method="tbptt", k1=4, k2=8, repeats=1, mode="gradient", **TINY))
+    assert gradient["mode"] == "gradient" and gradient["flops"] < row["flops"]
 
 
 def test_time_limit_becomes_a_timeout_row():
@@ -98,14 +147,14 @@ def test_raising_cell_becomes_an_error_row(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("kernel exploded")
 
-    monkeypatch.setattr(implementations.load("numpy"), "loss_and_grad", broken)
+    monkeypatch.setattr(implementations.load("numpy"), "train", broken)
     result = worker.run_job(spec_job())
     assert result == {"status": "error", "reason": "RuntimeError: kernel exploded"}
 
 
 def test_non_finite_loss_becomes_a_nan_row(monkeypatch):
     impl = implementations.load("numpy")
-    original = impl.loss_and_grad
-    monkeypatch.setattr(impl, "loss_and_grad", lambda *a, **k: (math.nan, original(*a, **k)[1]))
+    original = impl.train
+    monkeypatch.setattr(impl, "train", lambda *a, **k: ([math.nan], original(*a, **k)[1]))
     result = worker.run_job(spec_job())
     assert result["status"] == "nan" and "non-finite" in result["reason"]

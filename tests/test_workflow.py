@@ -208,7 +208,7 @@ def test_smoke_study_tables_and_figures(smoke_run):
     for name in figures:
         for ext in ("png", "pdf"):
             assert (workdir / f"results/figures/{name}.{ext}").stat().st_size > 1000
-    for name in ("training", "gradient_bias", "gradient_decay"):
+    for name in ("learnable_lag", "training", "gradient_bias", "gradient_decay"):
         learning = pd.read_csv(workdir / f"results/tables/{name}.csv")
         assert list(learning.columns) == getattr(tables, f"{name.upper()}_COLUMNS") and len(learning)
     assert "Findings" in (workdir / "results/findings.html").read_text()
@@ -236,6 +236,17 @@ def test_smoke_study_physics(smoke_run):
         assert bptt[64] > 1.5 * bptt[32], (impl, bptt.to_dict())
         tbptt = rows[(rows["method"] == "tbptt") & (rows["k1"] == 8) & (rows["k2"] == 8)]["framework_peak_bytes"]
         assert tbptt.max() <= 1.2 * tbptt.min(), (impl, tbptt.tolist())
+
+
+@pytest.mark.workflow
+def test_smoke_rows_time_one_computation_on_the_cores_they_say(smoke_run):
+    """BPTT and TBPTT rows time the same mode; a 1-thread cell's CPU seconds stay within 1.15x wall."""
+    table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv")
+    assert set(table["mode"]) == {"training"}
+    ok = table.query("status == 'ok' and threads == 1")
+    assert len(ok) and (ok["cpu_s"] > 0).all()
+    assert (ok["cpu_per_wall"] <= 1.15).all(), ok[["impl", "method", "T", "cpu_per_wall"]].to_string()
+    assert not ok["cpu_over_threads"].any()
 
 
 @pytest.mark.workflow

@@ -14,11 +14,16 @@ import pandas as pd
 import yaml
 
 from bptt_bench.analysis import benchmarks as bench
-from bptt_bench.analysis import learning
+from bptt_bench.analysis import learnable_lag, learning, settings
 
 
 def bullets(
-    benchmarks: pd.DataFrame, training: pd.DataFrame | None, bias: pd.DataFrame | None, sizes: dict, T: int
+    benchmarks: pd.DataFrame,
+    training: pd.DataFrame | None,
+    bias: pd.DataFrame | None,
+    sizes: dict,
+    T: int,
+    lags: pd.DataFrame | None = None,
 ) -> list[str]:
     """The headline numbers as Markdown bullets; benchmarks is the whole table, sizes selects its configuration."""
     table = benchmarks[(benchmarks[list(sizes)] == pd.Series(sizes)).all(axis=1)]
@@ -67,6 +72,19 @@ def bullets(
             + ", ".join(f"{s} {'none' if lag is None else lag}" for s, lag in learned.items())
             + "."
         )
+    if lags is not None and len(lags):
+        largest = learnable_lag.largest_learned_lag(learnable_lag.lag_summary(lags))
+        for regime in dict.fromkeys(key[0] for key in largest):
+            out.append(
+                f"- **Learnable lag, {regime}** (mean test accuracy ≥ {learnable_lag.LEARNED_MEAN:g}, bootstrap "
+                "low end above chance): "
+                + ", ".join(
+                    f"{settings.label(*key[1:])} {'none' if lag is None else lag}"
+                    for key, lag in largest.items()
+                    if key[0] == regime
+                )
+                + "."
+            )
     if bias is not None and len(bias):
         by_k2 = bias.groupby(["state", "k2"], sort=False)["cosine"].mean()
         out.append(
@@ -99,6 +117,7 @@ def main(argv=None) -> None:
         optional("gradient_bias"),
         {k: config[k] for k in ("B", "H", "D", "O")},
         args.T,
+        optional("learnable_lag"),
     )
     print("\n".join(lines))
 

@@ -129,6 +129,8 @@ def study_settings(cell_specs: Iterable, learning_parts: Mapping) -> list[str]:
     kept = [(r, n) for r, n in zip(records, names) if len(lengths[n]) >= 2]
     for experiment_parts in learning_parts.values():
         for kwargs in experiment_parts.values():
+            # the readout-only control is drawn grey, as the floor, never in a setting's colour
             for setting in kwargs.get("settings", ()):
-                kept.append((setting, label(**_fields(setting))))
+                if _fields(setting)["method"] != "readout_only":
+                    kept.append((setting, label(**_fields(setting))))
     return ordered([r for r, _ in kept], [n for _, n in kept])

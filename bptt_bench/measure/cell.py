@@ -16,12 +16,15 @@ import implementations
 from implementations.contract import check_choice, check_method, check_positive_int
 
 from .. import defaults
-from ..costmodel import cost
+from ..costmodel import MODES, cost
 from ..tables import BENCHMARK_COLUMNS
 from .process import run_in_worker
 from .provenance import provenance
 
 
+# A cell whose CPU seconds exceed its wall seconds by more than this factor per thread used
+# more cores than its `threads` says (flagged in the row's cpu_over_threads).
+CPU_PER_WALL_TOLERANCE = 1.15
 DEFAULT = defaults.BENCHMARK  # the config schema's defaults: one source for the study and the CLI
 
 
@@ -44,6 +47,7 @@ class CellSpec:
     time_limit_s: float = DEFAULT["time_limit_s"]
     memory_budget_bytes: int | None = int(DEFAULT["memory_budget_gib"] * defaults.GIB)
     segment: int | None = None  # checkpointed BPTT's spacing c; None = ceil(sqrt(T))
+    mode: str = "training"  # what is timed: "training" (one sequence, with its updates) or "gradient"
 
     def __post_init__(self):
         if self.impl not in implementations.NAMES:
@@ -52,6 +56,7 @@ class CellSpec:
         for name in ("T", "B", "H", "D", "O", "threads", "repeats"):
             check_positive_int(name, getattr(self, name))
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_choice("mode", self.mode, MODES)
         for name in ("time_limit_s", "lr"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -61,7 +66,7 @@ class CellSpec:
 
     @cached_property
     def cost(self):
-        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2,
+        return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2, self.mode,
                     segment=self.segment)
 
 
@@ -96,19 +101,22 @@ def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
     nan = math.nan
     time_median = result.get("time_median_s", nan)
     gflops = model.flops / time_median / 1e9 if time_median == time_median and time_median > 0 else nan
+    cpu_per_wall = result.get("cpu_per_wall", nan)
     machine = float(peak.get("peak_gflops_per_s", nan))
     own_gemm = float(peak.get("per_impl", {}).get(spec.impl, {}).get("gflops_per_s", nan))
     row = {
-        "impl": spec.impl, "method": spec.method, "T": spec.T, "k1": spec.k1, "k2": spec.k2, "segment": spec.segment,
+        "impl": spec.impl, "method": spec.method, "mode": spec.mode, "T": spec.T, "k1": spec.k1, "k2": spec.k2,
+        "segment": spec.segment,
         "B": spec.B, "H": spec.H, "D": spec.D, "O": spec.O, "dtype": spec.dtype, "threads": spec.threads,
         "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
         "n_repeats": result.get("n_repeats", 0),
         **{key: result.get(key, nan) for key in (
-            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "compile_s", "setup_s", "cell_wall_s",
+            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "time_total_s", "cpu_s", "cpu_per_wall", "compile_s", "setup_s", "cell_wall_s",
             "peak_rss_bytes", "framework_peak_bytes", "loss", "grad_norm")},
         "analytic_activation_bytes": model.activation_bytes, "flops": model.flops,
         "gflops_per_s": gflops, "peak_gflops_per_s": machine, "impl_gemm_gflops_per_s": own_gemm,
         "peak_fraction": gflops / machine,
-        **provenance(result.get("blas", "")),
+        "cpu_over_threads": bool(cpu_per_wall > CPU_PER_WALL_TOLERANCE * spec.threads),
+        **provenance(result.get("blas", ""), result.get("environment", "")),
     }
     return {column: row[column] for column in BENCHMARK_COLUMNS}

@@ -1,4 +1,4 @@
-"""Where a number came from: versions, CPU, commit and time, for every table row."""
+"""Where a number came from: versions, CPU model and node (host name), commit and time, for every table row."""
 
 from __future__ import annotations
 
@@ -44,13 +44,16 @@ def commit() -> str:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def provenance(blas: str = "") -> dict[str, str]:
-    """The PROVENANCE_COLUMNS of a row; `blas` is the implementation's own description."""
+def provenance(blas: str = "", environment: str = "") -> dict[str, str]:
+    """The PROVENANCE_COLUMNS of a row; `blas` is the implementation's own description,
+    `environment` the thread and kernel variables in force in the measuring process."""
     return {
         "python_version": platform.python_version(),
         **{f"{package}_version": _version(package) for package in implementations.PACKAGES},
         "blas": blas,
+        "environment": environment,
         "cpu_model": cpu_model(),
+        "node": platform.node(),
         "commit": commit(),
         "utc_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     }

@@ -1,9 +1,13 @@
-"""Repeated timing and its statistics (median, IQR, min, outliers), pytest-benchmark style."""
+"""Repeated timing and its statistics (median, IQR, min, outliers), pytest-benchmark style.
+
+Each repeat records wall seconds and the process's CPU seconds (all its threads), so a
+row can show whether a cell used more cores than it says.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,6 +15,8 @@ import numpy as np
 @dataclass(frozen=True)
 class Timing:
     times_s: tuple[float, ...]
+    cpu_s: tuple[float, ...] = ()  # process CPU seconds of each repeat, beside times_s
+    first_result: object = field(default=None, compare=False, repr=False)  # what the first timed call returned
 
     @property
     def n_repeats(self) -> int:
@@ -19,6 +25,17 @@ class Timing:
     @property
     def median_s(self) -> float:
         return float(np.median(self.times_s))
+
+    @property
+    def cpu_median_s(self) -> float:
+        return float(np.median(self.cpu_s)) if self.cpu_s else float("nan")
+
+    @property
+    def cpu_per_wall(self) -> float:
+        """Median over repeats of CPU seconds / wall seconds: about the number of busy cores."""
+        if not self.cpu_s:
+            return float("nan")
+        return float(np.median([cpu / wall for cpu, wall in zip(self.cpu_s, self.times_s) if wall > 0]))
 
     @property
     def iqr_s(self) -> float:
@@ -45,10 +62,17 @@ def time_call(fn) -> tuple[object, float]:
 
 
 def time_repeats(fn, repeats: int, deadline: float | None = None) -> Timing:
-    """Time `repeats` calls of fn; stop early (at least one call) once time.monotonic() passes deadline."""
-    times = []
-    for _ in range(repeats):
-        times.append(time_call(fn)[1])
+    """Time `repeats` calls of fn (wall and process CPU); stop early (at least one call) once
+    time.monotonic() passes deadline. Keeps the first call's result."""
+    times, cpus, first = [], [], None
+    for index in range(repeats):
+        cpu_start = time.process_time()
+        result, wall = time_call(fn)
+        cpus.append(time.process_time() - cpu_start)
+        times.append(wall)
+        if index == 0:
+            first = result
+        del result
         if deadline is not None and time.monotonic() > deadline:
             break
-    return Timing(tuple(times))
+    return Timing(tuple(times), tuple(cpus), first)

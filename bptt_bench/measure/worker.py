@@ -15,48 +15,70 @@ import signal
 import sys
 import time
 
-from .environment import pin_to_cpus
+from .environment import environment_in_force, pin_to_cpus
 from .process import PARENT_PID_VARIABLE
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+def timed_computation(impl, spec, params, x, y, mask):
+    """The computation a row times, as a call (its result gives the row's loss and gradient norm).
+
+    Training mode (every method): training on one sequence, `impl.train` (BPTT: one
+    update; TBPTT: ceil(T/k1) updates). Gradient mode: the loss and the (accumulated)
+    gradient, no update.
+    """
+    options = {key: getattr(spec, key) for key in ("k1", "k2", "segment") if getattr(spec, key) is not None}
+    if spec.mode == "gradient":
+        return lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **options)
+    return lambda: impl.train(params, x, y, mask, spec.method, lr=spec.lr, **options)
+
+
+def loss_and_grad_norm(spec, params, result) -> tuple[float, float]:
+    """The row's loss and gradient norm, from what one timed call returned.
+
+    Training mode: the sum of the segment losses L_j, and ||theta_0 - theta_end|| / lr, the
+    norm of the summed applied gradients (BPTT: exactly the gradient norm).
+    """
+    if spec.mode == "gradient":
+        loss, grads = result
+    else:
+        losses, new_params = result
+        loss = math.fsum(losses)
+        grads = {key: (params[key].astype("float64") - new_params[key]) / spec.lr for key in params}
+    return float(loss), math.sqrt(math.fsum(float((g.astype("float64") ** 2).sum()) for g in grads.values()))
+
+
 def measure(spec) -> dict:
-    """Warm-up (compilation included), timed repeats, then one pass each for peak RSS and the
-    framework's own memory figure, then the loss and gradient norm (gradient mode for TBPTT)."""
+    """Warm-up (compilation included; the framework's own memory figure is taken here), then
+    the timed repeats, which also give the peak RSS (above the RSS before the warm-up; see
+    memory.py), the loss and the gradient norm."""
     import implementations
     from bptt_bench.problems import random_problem
 
-    from .memory import measure_peak_rss
+    from .memory import PeakRSS, resident_bytes
     from .timing import time_call, time_repeats
 
     impl = implementations.load(spec.impl)
     impl.set_threads(spec.threads)
     params, x, y, mask = random_problem(spec.T, spec.B, spec.D, spec.H, spec.O, spec.dtype, seed=spec.seed)
-    truncation = {"k1": spec.k1, "k2": spec.k2} if spec.method == "tbptt" else {}
-    if spec.method == "checkpointed":
-        truncation = {"segment": spec.segment}
-    if spec.method != "tbptt":
-        run = lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **truncation)  # noqa: E731
-    else:
-        run = lambda: impl.train_tbptt(params, x, y, mask, lr=spec.lr, **truncation)  # noqa: E731
+    run = timed_computation(impl, spec, params, x, y, mask)
     deadline = time.monotonic() + spec.time_limit_s
     setup_s = time.monotonic() - STARTED
+    baseline_rss = resident_bytes()
 
-    _, first_s = time_call(run)
+    (_, first_s), framework_peak = impl.measure_peak_bytes(lambda: time_call(run), inputs=(x, y, mask))
     if time.monotonic() > deadline:
         return {"status": "timeout", "reason": f"warm-up alone took {first_s:.3g} s > time limit {spec.time_limit_s:.3g} s",
                 "setup_s": setup_s}
-    timing = time_repeats(run, spec.repeats, deadline)
-    if time.monotonic() > deadline:  # the memory passes would run past the limit: not measured
+    with PeakRSS(baseline_rss) as peak_rss:
+        timing = time_repeats(run, spec.repeats, deadline)
+    if time.monotonic() > deadline:
         return {"status": "timeout", "n_repeats": timing.n_repeats, "setup_s": setup_s, "time_median_s": timing.median_s,
                 "time_iqr_s": timing.iqr_s, "time_min_s": timing.min_s, "n_outliers": timing.n_outliers,
                 "reason": f"time limit {spec.time_limit_s:.3g} s reached after {timing.n_repeats} of {spec.repeats} "
-                          "repeats; memory not measured"}
-    _, peak_rss = measure_peak_rss(run)
-    _, framework_peak = impl.measure_peak_bytes(run, inputs=(x, y, mask))
-    loss, grads = impl.loss_and_grad(params, x, y, mask, method=spec.method, **truncation)
-    grad_norm = math.sqrt(math.fsum(float((g.astype("float64") ** 2).sum()) for g in grads.values()))
+                          "repeats"}
+    loss, grad_norm = loss_and_grad_norm(spec, params, timing.first_result)
 
     status, reason = "ok", ""
     if not (math.isfinite(loss) and math.isfinite(grad_norm)):
@@ -64,9 +86,10 @@ def measure(spec) -> dict:
     return {
         "status": status, "reason": reason, "n_repeats": timing.n_repeats,
         "time_median_s": timing.median_s, "time_iqr_s": timing.iqr_s, "time_min_s": timing.min_s,
-        "n_outliers": timing.n_outliers, "compile_s": max(first_s - timing.median_s, 0.0) if impl.compiles else 0.0,
-        "setup_s": setup_s, "peak_rss_bytes": peak_rss, "framework_peak_bytes": framework_peak,
-        "loss": loss, "grad_norm": grad_norm, "blas": impl.backend_info(),
+        "n_outliers": timing.n_outliers, "time_total_s": math.fsum(timing.times_s), "cpu_s": timing.cpu_median_s, "cpu_per_wall": timing.cpu_per_wall,
+        "compile_s": max(first_s - timing.median_s, 0.0) if impl.compiles else 0.0,
+        "setup_s": setup_s, "peak_rss_bytes": peak_rss.bytes, "framework_peak_bytes": framework_peak,
+        "loss": loss, "grad_norm": grad_norm, "blas": impl.backend_info(), "environment": environment_in_force(),
     }
 
 

@@ -21,6 +21,7 @@ import implementations
 from implementations.contract import check_method
 
 from .. import defaults, tasks
+from ..experiments.learnable_lag import check_setting
 from . import grid as grid_module
 from .learning import arguments
 
@@ -64,6 +65,10 @@ def _training_setting(setting, config, path):
     check_method(*setting)
 
 
+def _lag_setting(setting, config, path):
+    check_setting(*setting)  # also the readout-only control
+
+
 def _lag_fits(lag, config, path):
     block = arguments("learnable_lag", config["learning"]["learnable_lag"])
     tasks.info("delayed_recall", T=block["T"], V=block["V"], lag=lag)
@@ -95,7 +100,7 @@ CHECKS = [
     ("benchmark.threads", _at_most_cpus),
     ("learning.impl", _known_impl),
     ("learning.gradient_bias.impls[*]", _known_impl),
-    ("learning.learnable_lag.settings[*]", _training_setting),
+    ("learning.learnable_lag.settings[*]", _lag_setting),
     ("learning.loss_curves.settings[*]", _training_setting),
     ("learning.learnable_lag.lags[*]", _lag_fits),
     ("learning.loss_curves.tasks.*", _task_params),

@@ -20,7 +20,8 @@ EXPERIMENTS = {
     "gradient_decay": gradient_decay,
 }
 TABLES = {  # table -> the experiments whose rows it holds
-    "training": ("learnable_lag", "loss_curves"),
+    "learnable_lag": ("learnable_lag",),
+    "training": ("loss_curves",),
     "gradient_bias": ("gradient_bias",),
     "gradient_decay": ("gradient_decay",),
 }
@@ -37,6 +38,11 @@ def _settings(settings):
     return [tuple(setting) for setting in settings]
 
 
+def _setting_name(method, k1, k2) -> str:
+    """A part name for a setting: 'bptt', 'tbptt_4_8', 'readout_only_4'."""
+    return "_".join([method] + [str(k) for k in (k1, k2) if k is not None])
+
+
 def parts(config: dict) -> dict[str, dict[str, dict]]:
     """experiment -> part name -> keyword arguments of the experiment function."""
     learning = config["learning"]
@@ -49,8 +55,12 @@ def parts(config: dict) -> dict[str, dict[str, dict]]:
     curves["settings"] = _settings(curves["settings"])
     bias["truncations"] = [tuple(pair) for pair in bias["truncations"]]
     return {
+        # one job per setting: all its regimes, lags, seeds and learning rates train together
+        # (batched JAX); lr choice needs every seed of a setting in one job
         "learnable_lag": {
-            f"seed{seed}": shared | lag | {"seeds": [seed]} for seed in lag["seeds"]
+            _setting_name(*setting): {"dtype": learning["dtype"], "clip": learning["clip"]}
+            | lag | {"settings": [setting]}
+            for setting in lag["settings"]
         },
         "loss_curves": {
             f"{task}_seed{seed}": shared | {k: v for k, v in curves.items() if k != "tasks"}

@@ -1,5 +1,8 @@
 # Timed rules take every core Snakemake has (nothing runs beside them) and the
 # `timed` resource, limited to 1 in the default profile: timings never overlap.
+# On a cluster (workflow/profiles/slurm) each gets a node of its own instead
+# (slurm_extra), with cpus_per_task CPUs, runtime minutes and mem_mb MiB (README,
+# "Running on a cluster"); the local run ignores these.
 rule matmul_peak:
     output:
         "results/machine/peak_{dtype}_{threads}t.json",
@@ -10,6 +13,10 @@ rule matmul_peak:
     threads: workflow.cores
     resources:
         timed=1,
+        cpus_per_task=lambda wildcards: int(wildcards.threads),
+        runtime=peak_runtime_min,
+        mem_mb=4096,
+        slurm_extra="--exclusive",
     params:
         impls=config["benchmark"]["impls"],
     script:
@@ -28,6 +35,10 @@ rule measure_cell:
     threads: workflow.cores
     resources:
         timed=1,
+        cpus_per_task=lambda wildcards: CELLS[wildcards.cell].threads,
+        runtime=cell_runtime_min,
+        mem_mb=cell_mem_mb,
+        slurm_extra="--exclusive",
     params:
         spec=cell_spec,
     script:

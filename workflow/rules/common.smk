@@ -1,3 +1,4 @@
+import math
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -6,6 +7,7 @@ from snakemake.utils import min_version
 
 from bptt_bench.analysis.benchmarks import frontier_T
 from bptt_bench.analysis.settings import study_settings
+from bptt_bench.measure.cell import KILL_GRACE_S
 from bptt_bench.study.config import check_config
 from bptt_bench.study.grid import expand as expand_cells
 from bptt_bench.study.grid import memberships
@@ -104,3 +106,22 @@ def part_files(table):
         for experiment in LEARNING_TABLES[table]
         for part in LEARNING_PARTS[experiment]
     ]
+
+
+# Resources a timed job asks a cluster for.
+def peak_runtime_min(wildcards):
+    """Minutes: machine_peak's 300 s per implementation, plus start-up."""
+    return 5 * len(config["benchmark"]["impls"]) + 10
+
+
+def cell_runtime_min(wildcards):
+    """Minutes: past the cell worker's kill (time_limit_s + KILL_GRACE_S) plus start-up,
+    so its own limit always ends a cell first (a `timeout` row), never the scheduler."""
+    return math.ceil((CELLS[wildcards.cell].time_limit_s + KILL_GRACE_S) / 60) + 10
+
+
+def cell_mem_mb(wildcards):
+    """MiB: twice the memory budget (activations plus gradients and temporaries) and 4 GiB
+    for the interpreter and framework."""
+    budget = CELLS[wildcards.cell].memory_budget_bytes or 8 * 2**30
+    return 2 * budget // 2**20 + 4096

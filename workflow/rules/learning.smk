@@ -26,7 +26,7 @@ rule learning_table:
     log:
         "logs/learning_table_{table}.log",
     wildcard_constraints:
-        table="training|gradient_bias|gradient_decay",
+        table="learnable_lag|training|gradient_bias|gradient_decay",
     conda:
         "../envs/bptt-bench.yaml"
     script:
@@ -35,6 +35,7 @@ rule learning_table:
 
 rule learning_figures:
     input:
+        learnable_lag="results/tables/learnable_lag.csv",
         training="results/tables/training.csv",
         gradient_bias="results/tables/gradient_bias.csv",
         gradient_decay="results/tables/gradient_decay.csv",

@@ -40,6 +40,7 @@ use rule paper_experiment as paper_timed_experiment with:
     threads: workflow.cores
     resources:
         timed=1,
+        slurm_extra="--exclusive",
 
 
 ruleorder: paper_timed_experiment > paper_experiment

@@ -10,11 +10,11 @@ from bptt_bench.figures.style import SettingStyle
 from bptt_bench.tables import write_json
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w")
+lags = pd.read_csv(snakemake.input.learnable_lag)
 training = pd.read_csv(snakemake.input.training)
 bias = pd.read_csv(snakemake.input.gradient_bias)
 decay = pd.read_csv(snakemake.input.gradient_decay)
 benchmarks = pd.read_parquet(snakemake.input.benchmarks)
-lags = training[training["task"] == "delayed_recall"]
 tasks = tuple(snakemake.params.curve_tasks)
 curves = training[training["task"].isin(tasks)]
 look = SettingStyle(snakemake.params.settings)  # the study's settings: one look per setting in every figure
