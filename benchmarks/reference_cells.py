@@ -1,6 +1,7 @@
-"""The reference numbers of the implementations: BPTT speed as a fraction of the matmul peak,
-TBPTT(16, 32) time and memory at T = 1,000 and 16,000, and checkpointed BPTT (c = 64) against
-BPTT at T = 4,096 as time and memory ratios (one thread, H=256, D=32, B=32, O=32, float32).
+"""The reference numbers of the implementations: BPTT speed as a fraction of the matmul peak
+(Elman, LSTM and GRU cells), TBPTT(16, 32) time and memory at T = 1,000 and 16,000, and
+checkpointed BPTT (c = 64) against BPTT at T = 4,096 as time and memory ratios (one thread,
+H=256, D=32, B=32, O=32, float32).
 
     python benchmarks/reference_cells.py [--repeats 5] [--bptt-only]
 
@@ -20,7 +21,8 @@ from bptt_bench.measure.cell import CellSpec, measure_cell
 from bptt_bench.measure.peak import machine_peak
 
 SIZES = dict(B=32, H=256, D=32, O=32, dtype="float32", threads=1)
-CELLS = [dict(method="bptt", T=1024)] + [dict(method="tbptt", T=T, k1=16, k2=32) for T in (1000, 16000)]
+CELLS = [dict(method="bptt", T=1024, cell=cell) for cell in ("rnn_tanh", "lstm", "gru")]
+CELLS += [dict(method="tbptt", T=T, k1=16, k2=32) for T in (1000, 16000)]
 CELLS += [dict(method="bptt", T=4096), dict(method="checkpointed", T=4096, segment=64)]
 
 
@@ -43,6 +45,7 @@ def main() -> None:
         print(f"BPTT T=1024 {impl:<8} {fraction:.3f} of the machine matmul peak ({'meets' if fraction >= 0.60 else 'below'} 0.60)")
     table["setting"] = [f"tbptt({k1:.0f},{k2:.0f})" if m == "tbptt" else m if m == "bptt" else f"checkpointed(c={c:.0f})"
                         for m, k1, k2, c in zip(table.method, table.k1, table.k2, table.segment)]
+    table["setting"] = [s if c == "rnn_tanh" else f"{c} {s}" for s, c in zip(table.setting, table.cell)]
     table["own_gemm_fraction"] = table["gflops_per_s"] / table["impl_gemm_gflops_per_s"]
     for column in ("peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes"):
         table[column.replace("_bytes", "_MiB")] = table[column] / 2**20

@@ -9,7 +9,7 @@ import sys
 from dataclasses import fields
 
 import implementations
-from implementations.contract import METHODS
+from implementations.contract import CELLS, METHODS
 
 from .costmodel import MODES
 from .defaults import BENCHMARK as DEFAULT
@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     measure = commands.add_parser("measure", help="measure one cell and print its row")
     measure.add_argument("--impl", required=True, choices=implementations.NAMES)
     measure.add_argument("--method", required=True, choices=METHODS)
+    measure.add_argument("--cell", choices=CELLS, help="recurrent cell (default rnn_tanh)")
     measure.add_argument("--T", type=int, required=True)
     measure.add_argument("--k1", type=int)
     measure.add_argument("--k2", type=int)

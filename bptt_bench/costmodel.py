@@ -1,21 +1,26 @@
 """The cost model of docs/method.md: matmul FLOPs, SGD updates and saved activations, per method.
 
-Counts follow the vanilla tanh cell: a forward step costs F = 2B(DH + HH + HO) FLOPs,
-a backward step about 2F; in training mode each update adds 2P (P parameters: scale the
-gradient, subtract it).
+A forward step of a cell with G stacked gates (rnn_tanh 1, gru 3, lstm 4) costs
+F = 2B(G*DH + G*HH + HO) matmul FLOPs, a backward step about 2F; in training mode each
+update adds 2P (P parameters: scale the gradient, subtract it). A step kept for the
+backward holds SAVED_PER_STEP[cell] * B * H values, a checkpointed state STATE_VALUES[cell].
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from implementations.contract import default_segment
+from implementations.contract import GATES, default_segment, param_shapes
 
 MODES = ("training", "gradient")  # what a cell times: training on one sequence, or its gradient only
+
+# Values per hidden unit that a step keeps for the backward: rnn_tanh h; lstm the four
+# gates, c and h; gru the three gates, the reset gate's recurrent input and h.
+SAVED_PER_STEP = {"rnn_tanh": 1, "lstm": 6, "gru": 5}
+STATE_VALUES = {"rnn_tanh": 1, "lstm": 2, "gru": 1}  # a cell's state: h, or (h, c)
 
 
 @dataclass(frozen=True)
@@ -24,21 +29,22 @@ class Cost:
     backward_steps: int
     updates: int  # SGD updates of the pass (0 in gradient mode)
     flops: int  # forward_steps * F + backward_steps * 2F + updates * 2P
-    activation_bytes: int  # states kept for the backward: longest gradient window * B * H values
+    activation_bytes: int  # kept for the backward: longest gradient window * SAVED_PER_STEP * B * H values
 
 
-def step_flops(B: int, D: int, H: int, O: int) -> int:
-    """F: matmul FLOPs of one forward step (input, recurrence, readout)."""
-    return 2 * B * (D * H + H * H + H * O)
+def step_flops(B: int, D: int, H: int, O: int, cell: str = "rnn_tanh") -> int:
+    """F: matmul FLOPs of one forward step of `cell` (input, recurrence, readout)."""
+    G = GATES[cell]
+    return 2 * B * (G * D * H + G * H * H + H * O)
 
 
-def n_parameters(D: int, H: int, O: int) -> int:
-    """P: W_xh (D,H), W_hh (H,H), b_h (H,), W_hy (H,O), b_y (O,)."""
-    return D * H + H * H + H + H * O + O
+def n_parameters(D: int, H: int, O: int, cell: str = "rnn_tanh") -> int:
+    """P: the number of parameters of `cell` (contract.param_shapes), readout included."""
+    return sum(math.prod(shape) for shape in param_shapes(cell, D, H, O).values())
 
 
 def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k1=None, k2=None,
-         mode: str = "training", segment=None) -> Cost:
+         mode: str = "training", segment=None, cell: str = "rnn_tanh") -> Cost:
     """Cost of one pass over one sequence.
 
     Training mode (what cells time): BPTT and checkpointed BPTT are one update over T
@@ -57,19 +63,22 @@ def cost(method: str, T: int, B: int, D: int, H: int, O: int, dtype="float32", k
     if method == "checkpointed":
         c = segment or default_segment(T)
         n_segments = -(-T // c)
-        forward, backward, kept = T + (n_segments - 1) * c, T, n_segments + min(c, T)
+        forward, backward = T + (n_segments - 1) * c, T
+        kept_values = n_segments * STATE_VALUES[cell] + min(c, T) * SAVED_PER_STEP[cell]
     elif method == "bptt":
-        forward = backward = kept = T
+        forward = backward = T
+        kept_values = T * SAVED_PER_STEP[cell]
     else:
         forward, backward, kept = _tbptt_steps(T, k1, k2)
+        kept_values = kept * SAVED_PER_STEP[cell]
         n_updates = math.ceil(T / k1)
     if mode == "gradient":
         n_updates = 0
         if method == "tbptt":
             forward = T
-    F = step_flops(B, D, H, O)
-    flops = forward * F + 2 * backward * F + n_updates * 2 * n_parameters(D, H, O)
-    return Cost(forward, backward, n_updates, flops, kept * B * H * np.dtype(dtype).itemsize)
+    F = step_flops(B, D, H, O, cell)
+    flops = forward * F + 2 * backward * F + n_updates * 2 * n_parameters(D, H, O, cell)
+    return Cost(forward, backward, n_updates, flops, kept_values * B * H * np.dtype(dtype).itemsize)
 
 
 def _tbptt_steps(T: int, k1: int, k2: int) -> tuple[int, int, int]:

@@ -22,7 +22,7 @@ PROVENANCE_COLUMNS = [
 ]
 
 BENCHMARK_COLUMNS = [
-    "impl", "method", "mode", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "seed",
+    "impl", "cell", "method", "mode", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "seed",
     "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers",
     "time_total_s", "cpu_s", "cpu_per_wall", "cpu_over_threads", "compile_s",
     "setup_s", "cell_wall_s", "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
@@ -87,7 +87,7 @@ def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 # Experiment tables (bptt_bench.experiments). Training: empty k1/k2 mean full BPTT, empty clip no
 # clipping; baseline_loss and chance_accuracy are the task's memoryless baseline (tasks.TaskInfo).
 TRAINING_COLUMNS = [
-    "impl", "task", "method", "k1", "k2", "seed", "update", "sequences_seen", "wall_s", "loss", "accuracy",
+    "impl", "task", "cell", "forget_bias", "method", "k1", "k2", "seed", "update", "sequences_seen", "wall_s", "loss", "accuracy",
     "lag", "T", "B", "H", "D", "O", "dtype", "lr", "clip", "status", "baseline_loss", "chance_accuracy",
 ]
 
@@ -101,7 +101,7 @@ LEARNABLE_LAG_COLUMNS = [
 ]
 
 GRADIENT_BIAS_COLUMNS = [
-    "impl", "task", "state", "sequences_seen", "k1", "k2", "batch", "cosine", "relative_error",
+    "impl", "task", "cell", "forget_bias", "state", "sequences_seen", "k1", "k2", "batch", "cosine", "relative_error",
     "bptt_grad_norm", "tbptt_grad_norm", "lag", "T", "B", "H", "seed", "dtype",
 ]
 

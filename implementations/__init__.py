@@ -1,9 +1,9 @@
-"""BPTT and TBPTT(k1, k2) for an Elman RNN in NumPy, PyTorch and JAX, behind one contract.
+"""BPTT and TBPTT(k1, k2) for Elman, LSTM and GRU cells in NumPy, PyTorch and JAX, behind one contract.
 
     import implementations
     impl = implementations.load("torch")
     loss, grads = impl.loss_and_grad(params, x, y, mask, method="tbptt", k1=8, k2=16)
-    losses, new_params = impl.train_tbptt(params, x, y, mask, k1=8, k2=16, lr=0.1)
+    losses, new_params = impl.train_tbptt(params, x, y, mask, k1=8, k2=16, lr=0.1, cell="gru")
     states, logits = impl.forward(params, x)
 
 A framework is one module defining a subclass of `base.Implementation`, plus one line

@@ -22,7 +22,7 @@ import numpy as np
 from .contract import Problem, check_device, check_method, check_problem, check_training, default_segment
 from .plan import Window, plan
 
-Params = dict[str, Any]  # framework-native arrays keyed like PARAM_NAMES
+Params = dict[str, Any]  # framework-native arrays keyed like contract.param_names(cell)
 READOUT = ("W_hy", "b_y")
 
 
@@ -44,11 +44,12 @@ class Implementation(abc.ABC):
         """Framework arrays -> NumPy parameters."""
 
     @abc.abstractmethod
-    def states(self, params: Params, state, x):
-        """Forward only, no graph: (outputs, final state) of n steps from `state`.
+    def states(self, params: Params, state, x, cell: str = "rnn_tanh"):
+        """Forward only, no graph: (outputs, final state) of n steps of `cell` from `state`.
 
-        state: native state before the steps, None for the zero state. x: (n, B, D) NumPy.
-        outputs: native (n, B, H), the h_t the readout reads.
+        state: native state before the steps ((B, H); the pair (h, c) for the LSTM), None
+        for the zero state. x: (n, B, D) NumPy. outputs: native (n, B, H), the h_t the
+        readout reads.
         """
 
     @abc.abstractmethod
@@ -64,8 +65,8 @@ class Implementation(abc.ABC):
 
     @abc.abstractmethod
     def window_grad(self, params: Params, state, x, y, mask, loss: str, carry_at: int | None,
-                    segment: int | None):
-        """Loss and gradient of n steps run with gradient from the constant `state`.
+                    segment: int | None, cell: str = "rnn_tanh"):
+        """Loss and gradient of n steps of `cell` run with gradient from the constant `state`.
 
         x: (n, B, D), y, mask (n, B) NumPy slices (the mask is zero where no loss is
         injected). Returns (loss, grads of every parameter, carried): carried is the
@@ -114,10 +115,11 @@ class Implementation(abc.ABC):
     # -- the contract -------------------------------------------------------------
 
     def loss_and_grad(self, params, x, y, mask, method="bptt", loss="ce", k1=None, k2=None, segment=None,
-                      device="cpu"):
+                      cell="rnn_tanh", device="cpu"):
         """Loss L and gradient (BPTT, checkpointed BPTT), or the TBPTT gradient G = sum_j g_j (gradient mode).
 
-        params: W_xh (D,H), W_hh (H,H), b_h (H,), W_hy (H,O), b_y (O,); x (T,B,D);
+        params (cell 'rnn_tanh'): W_xh (D,H), W_hh (H,H), b_h (H,), W_hy (H,O), b_y (O,);
+        cells 'lstm' and 'gru': contract.param_shapes (gates stacked, 4H / 3H); x (T,B,D);
         y (T,B) class ids for 'ce' or (T,B,O) for 'mse'; mask (T,B) of 0/1.
         method 'checkpointed': BPTT's gradient keeping the state every `segment` steps
         (default ceil(sqrt(T))) and recomputing each segment in the backward pass.
@@ -126,7 +128,7 @@ class Implementation(abc.ABC):
         """
         check_method(method, k1, k2, segment)
         check_device(device, self)
-        problem = check_problem(params, x, y, mask, loss)
+        problem = check_problem(params, x, y, mask, loss, cell)
         totals: Params = {}
         total_loss = []
 
@@ -141,7 +143,7 @@ class Implementation(abc.ABC):
             return float(total_loss[0]), self.to_numpy(totals)
 
     def train(self, params, x, y, mask, method="bptt", *, lr, clip=None, loss="ce", k1=None, k2=None,
-              segment=None, device="cpu"):
+              segment=None, cell="rnn_tanh", device="cpu"):
         """Training on one sequence: an SGD step after each update, in sequence order.
 
         bptt and checkpointed: one update (the full gradient); tbptt: online TBPTT(k1, k2),
@@ -151,7 +153,7 @@ class Implementation(abc.ABC):
         check_method(method, k1, k2, segment)
         check_device(device, self)
         lr, clip = check_training(lr, clip)
-        problem = check_problem(params, x, y, mask, loss)
+        problem = check_problem(params, x, y, mask, loss, cell)
         losses = []
 
         def sgd(theta: Params, loss_j, grads: Params) -> Params:
@@ -167,20 +169,21 @@ class Implementation(abc.ABC):
             theta = self._sweep(self.to_native(problem.params), problem, windows, sgd)
             return [float(value) for value in losses], self.to_numpy(theta)
 
-    def train_tbptt(self, params, x, y, mask, k1, k2, lr, clip=None, loss="ce", device="cpu"):
+    def train_tbptt(self, params, x, y, mask, k1, k2, lr, clip=None, loss="ce", cell="rnn_tanh", device="cpu"):
         """Online TBPTT(k1, k2): SGD on each segment's gradient g_j, in sequence order (see train)."""
-        return self.train(params, x, y, mask, "tbptt", lr=lr, clip=clip, loss=loss, k1=k1, k2=k2, device=device)
+        return self.train(params, x, y, mask, "tbptt", lr=lr, clip=clip, loss=loss, k1=k1, k2=k2, cell=cell,
+                          device=device)
 
-    def forward(self, params, x, device="cpu") -> tuple[np.ndarray, np.ndarray]:
-        """States h_1..h_T (T,B,H) and logits (T,B,O) of x (T,B,D) from h_0 = 0, as NumPy."""
+    def forward(self, params, x, cell="rnn_tanh", device="cpu") -> tuple[np.ndarray, np.ndarray]:
+        """States h_1..h_T (T,B,H) and logits (T,B,O) of x (T,B,D) from the zero state, as NumPy."""
         check_device(device, self)
-        problem = check_problem(params, x, np.zeros(np.shape(x)[:2], np.int64), np.zeros(np.shape(x)[:2]))
+        problem = check_problem(params, x, np.zeros(np.shape(x)[:2], np.int64), np.zeros(np.shape(x)[:2]), cell=cell)
         with self._running(problem.dtype, device):
             theta = self.to_native(problem.params)
-            outputs, _ = self.states(theta, None, problem.x)
+            outputs, _ = self.states(theta, None, problem.x, cell)
             return self.host(outputs), self.host(self.logits(theta, outputs))
 
-    def evaluate(self, params, x, y, mask, loss="ce", device="cpu") -> tuple[float, float]:
+    def evaluate(self, params, x, y, mask, loss="ce", cell="rnn_tanh", device="cpu") -> tuple[float, float]:
         """(loss per target step, accuracy) of params on x (T,B,D), y, mask (T,B).
 
         'ce': masked mean cross-entropy in nats, and the fraction of target steps whose
@@ -188,11 +191,11 @@ class Implementation(abc.ABC):
         training loss); accuracy NaN. Both from the framework's own readout.
         """
         check_device(device, self)
-        problem = check_problem(params, x, y, mask, loss)
+        problem = check_problem(params, x, y, mask, loss, cell)
         B, n_targets = problem.x.shape[1], problem.mask.sum()
         with self._running(problem.dtype, device):
             theta = self.to_native(problem.params)
-            outputs, _ = self.states(theta, None, problem.x)
+            outputs, _ = self.states(theta, None, problem.x, cell)
             value, _ = self.readout_grads(theta, outputs, problem.y, problem.mask.astype(problem.dtype), loss)
             per_target = float(value) * B / n_targets * (2.0 if loss == "mse" else 1.0)
             if loss == "mse":
@@ -220,13 +223,14 @@ class Implementation(abc.ABC):
         x, y = problem.x, problem.y
         frozen_loss, frozen_grads = 0.0, {}
         for a, b in window.frozen_chunks():
-            outputs, state = self.states(params, state, x[a:b])
+            outputs, state = self.states(params, state, x[a:b], problem.cell)
             value, grads = self.readout_grads(params, outputs, y[a:b], mask[a - lo : b - lo], problem.loss)
             frozen_loss = frozen_loss + value
             frozen_grads = {key: frozen_grads[key] + grads[key] if key in frozen_grads else grads[key] for key in grads}
         g = window.grad_start
         value, grads, carried = self.window_grad(
-            params, state, x[g:hi], y[g:hi], mask[g - lo :], problem.loss, window.carry_offset, window.segment
+            params, state, x[g:hi], y[g:hi], mask[g - lo :], problem.loss, window.carry_offset, window.segment,
+            problem.cell,
         )
         for key, grad in frozen_grads.items():
             grads[key] = grads[key] + grad

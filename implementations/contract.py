@@ -17,7 +17,23 @@ LOSSES = ("ce", "mse")
 DEVICES = ("cpu", "cuda")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 CHECK_CHUNK = 256  # steps checked at a time, so that validation memory does not grow with T
-PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
+PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")  # the Elman cell's (rnn_tanh); see param_names
+CELLS = ("rnn_tanh", "lstm", "gru")
+GATES = {"rnn_tanh": 1, "lstm": 4, "gru": 3}  # stacked pre-activations per hidden unit (SPEC.md gate order)
+
+
+def param_shapes(cell: str, D: int, H: int, O: int) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every parameter of `cell` (../shared/SPEC.md), readout last."""
+    G = GATES[check_choice("cell", cell, CELLS)] * H
+    if cell == "gru":  # b_hh's n-part sits inside the reset gate, so the two biases stay apart
+        recurrence = {"W_xh": (D, G), "W_hh": (H, G), "b_xh": (G,), "b_hh": (G,)}
+    else:
+        recurrence = {"W_xh": (D, G), "W_hh": (H, G), "b_h": (G,)}
+    return recurrence | {"W_hy": (H, O), "b_y": (O,)}
+
+
+def param_names(cell: str) -> tuple[str, ...]:
+    return tuple(param_shapes(cell, 1, 1, 1))
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,7 @@ class Problem:
     y: np.ndarray
     mask: np.ndarray
     loss: str
+    cell: str = "rnn_tanh"
 
     @property
     def dtype(self) -> np.dtype:
@@ -39,9 +56,10 @@ class Problem:
         return self.x.shape[0]
 
 
-def check_problem(params, x, y, mask, loss: str = "ce") -> Problem:
+def check_problem(params, x, y, mask, loss: str = "ce", cell: str = "rnn_tanh") -> Problem:
     """Return the inputs as a Problem, or raise ValueError naming what is wrong."""
     check_choice("loss", loss, LOSSES)
+    check_choice("cell", cell, CELLS)
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"x must have shape (T, B, D); got shape {x.shape}")
@@ -50,32 +68,35 @@ def check_problem(params, x, y, mask, loss: str = "ce") -> Problem:
     T, B, D = x.shape
     if min(T, B, D) < 1:
         raise ValueError(f"x must have T, B, D >= 1; got shape {x.shape}")
-    params = _check_params(params, D, x.dtype)
+    params = _check_params(params, D, x.dtype, cell)
     H, O = params["W_hy"].shape
     y = _check_targets(np.asarray(y), loss, T, B, O, x.dtype)
     mask = _check_mask(np.asarray(mask), T, B)
     for name, array in [("x", x)] + ([("y", y)] if loss == "mse" else []):
         _check_finite(name, array)
-    return Problem(params, x, y, mask, loss)
+    return Problem(params, x, y, mask, loss, cell)
 
 
-def _check_params(params, D: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+def _check_params(params, D: int, dtype: np.dtype, cell: str) -> dict[str, np.ndarray]:
+    names = param_names(cell)
     if not isinstance(params, dict):
-        raise ValueError(f"params must be a dict of arrays {PARAM_NAMES}; got {type(params).__name__}")
-    missing = [name for name in PARAM_NAMES if name not in params]
-    unknown = [name for name in params if name not in PARAM_NAMES]
+        raise ValueError(f"params must be a dict of arrays {names} for cell {cell!r}; got {type(params).__name__}")
+    missing = [name for name in names if name not in params]
+    unknown = [name for name in params if name not in names]
     if missing or unknown:
-        raise ValueError(f"params must have exactly the keys {PARAM_NAMES}; missing {missing}, unknown {unknown}")
-    arrays = {name: np.asarray(params[name]) for name in PARAM_NAMES}
-    if arrays["W_hh"].ndim != 2 or arrays["b_y"].ndim != 1:
-        raise ValueError("params['W_hh'] must be (H, H) and params['b_y'] (O,)")
-    H, O = arrays["W_hh"].shape[0], arrays["b_y"].shape[0]
-    expected = {"W_xh": (D, H), "W_hh": (H, H), "b_h": (H,), "W_hy": (H, O), "b_y": (O,)}
-    for name, shape in expected.items():
+        raise ValueError(
+            f"params for cell {cell!r} must have exactly the keys {names}; missing {missing}, unknown {unknown}"
+        )
+    arrays = {name: np.asarray(params[name]) for name in names}
+    if arrays["W_hy"].ndim != 2:
+        raise ValueError(f"params['W_hy'] must be (H, O) for cell {cell!r}; got shape {arrays['W_hy'].shape}")
+    H, O = arrays["W_hy"].shape
+    for name, shape in param_shapes(cell, D, H, O).items():
         array = arrays[name]
         if array.shape != shape:
             raise ValueError(
-                f"params[{name!r}] has shape {array.shape}; expected {shape} (D={D} from x, H={H}, O={O})"
+                f"params[{name!r}] has shape {array.shape}; expected {shape} for cell {cell!r}"
+                f" (D={D} from x, H={H} and O={O} from W_hy)"
             )
         if array.dtype != dtype:
             raise ValueError(f"params[{name!r}] has dtype {array.dtype}; expected x's dtype {dtype}")

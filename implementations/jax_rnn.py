@@ -20,15 +20,41 @@ from .base import Implementation
 CHUNK = 16  # steps per inner scan (see steps_loss)
 
 
-def step(params, state, projected):
-    """One step of the recurrence: projected = x_t W_xh + b_h, (B,H)."""
-    state = jnp.tanh(projected + state @ params["W_hh"])
-    return state, state
+def tanh_step(params, state, projected):
+    """rnn_tanh: h (B,H) -> h; projected = x_t W_xh + b_h (B,H)."""
+    return jnp.tanh(projected + state @ params["W_hh"])
 
 
-def scan_steps(params, state, x):
-    """(final state, states (n,B,H)) of n steps of x (n,B,D) from state (B,H)."""
-    return jax.lax.scan(partial(step, params), state, x @ params["W_xh"] + params["b_h"])
+def lstm_step(params, state, projected):
+    """lstm: (h, c) -> (h, c); projected = x_t W_xh + b_h (B,4H), gates (i, f, g, o)."""
+    h, c = state
+    i, f, g, o = jnp.split(projected + h @ params["W_hh"], 4, axis=-1)
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+
+def gru_step(params, state, projected):
+    """gru: h -> h; projected = x_t W_xh + b_xh (B,3H), gates (r, z, n)."""
+    x_r, x_z, x_n = jnp.split(projected, 3, axis=-1)
+    h_r, h_z, h_n = jnp.split(state @ params["W_hh"] + params["b_hh"], 3, axis=-1)
+    r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
+    n = jnp.tanh(x_n + r * h_n)
+    return n + z * (state - n)
+
+
+# cell -> (step, input bias, number of state arrays)
+CELLS = {"rnn_tanh": (tanh_step, "b_h", 1), "lstm": (lstm_step, "b_h", 2), "gru": (gru_step, "b_xh", 1)}
+
+
+def step(params, cell, state, projected):
+    """One step of `cell` as a scan body: (state, h); the LSTM's state is the pair (h, c)."""
+    state = CELLS[cell][0](params, state, projected)
+    return state, state[0] if isinstance(state, tuple) else state
+
+
+def scan_steps(params, state, x, cell):
+    """(final state, outputs h_t (n,B,H)) of n steps of `cell` over x (n,B,D) from state."""
+    return jax.lax.scan(partial(step, params, cell), state, x @ params["W_xh"] + params[CELLS[cell][1]])
 
 
 def readout_loss(W_hy, b_y, S, y, mask, loss):
@@ -42,7 +68,7 @@ def readout_loss(W_hy, b_y, S, y, mask, loss):
     return jnp.sum(per_entry * mask) / S.shape[-2]
 
 
-def steps_loss(params, state, x, y, mask, loss):
+def steps_loss(params, state, x, y, mask, loss, cell):
     """Loss of n steps run with gradient from `state`, and the state after them.
 
     The steps run as a scan over chunks of CHUNK steps, each chunk a scan with its own
@@ -51,7 +77,7 @@ def steps_loss(params, state, x, y, mask, loss):
     """
     def chunk(state, inputs):
         x_c, y_c, mask_c = inputs
-        state, S = scan_steps(params, state, x_c)
+        state, S = scan_steps(params, state, x_c, cell)
         return state, readout_loss(params["W_hy"], params["b_y"], S, y_c, mask_c, loss)
 
     return scan_in_pieces(chunk, state, (x, y, mask), CHUNK)
@@ -75,12 +101,12 @@ def scan_in_pieces(body, state, inputs, size, remat=False):
     return total, state
 
 
-def window_loss(params, state, x, y, mask, loss, carry_at, segment):
+def window_loss(params, state, x, y, mask, loss, carry_at, segment, cell):
     """Loss of steps run with gradient from `state`; aux: the state after carry_at steps."""
     def piece(state, inputs):
         if segment is None:
-            return steps_loss(params, state, *inputs, loss)[::-1]
-        return scan_in_pieces(lambda s, seg: steps_loss(params, s, *seg, loss)[::-1], state, inputs, segment,
+            return steps_loss(params, state, *inputs, loss, cell)[::-1]
+        return scan_in_pieces(lambda s, seg: steps_loss(params, s, *seg, loss, cell)[::-1], state, inputs, segment,
                               remat=True)[::-1]
 
     if carry_at is None:
@@ -90,9 +116,9 @@ def window_loss(params, state, x, y, mask, loss, carry_at, segment):
     return before + after, carried
 
 
-@jax.jit
-def forward(params, state, x):
-    state, S = scan_steps(params, state, x)
+@partial(jax.jit, static_argnames=("cell",))
+def forward(params, state, x, cell):
+    state, S = scan_steps(params, state, x, cell)
     return S, state
 
 
@@ -109,10 +135,10 @@ def readout_grads(params, outputs, y, mask, loss):
     return value, {"W_hy": g_W, "b_y": g_b}
 
 
-@partial(jax.jit, static_argnames=("loss", "carry_at", "segment"))
-def window_grad(params, state, x, y, mask, loss, carry_at, segment):
+@partial(jax.jit, static_argnames=("loss", "carry_at", "segment", "cell"))
+def window_grad(params, state, x, y, mask, loss, carry_at, segment, cell):
     (value, carried), grads = jax.value_and_grad(window_loss, has_aux=True)(
-        params, state, x, y, mask, loss, carry_at, segment
+        params, state, x, y, mask, loss, carry_at, segment, cell
     )
     return value, grads, carried
 
@@ -174,11 +200,13 @@ class JaxRNN(Implementation):
     def maximum(self, value, bound):
         return jnp.maximum(value, bound)
 
-    def _zeros(self, params, x):
-        return jnp.zeros((x.shape[1], params["W_hh"].shape[0]), x.dtype)
+    def _zeros(self, params, x, cell):
+        """The zero state of `cell` for x (n,B,D): (B,H), or a pair of them for the LSTM."""
+        zeros = jnp.zeros((x.shape[1], params["W_hh"].shape[0]), x.dtype)
+        return zeros if CELLS[cell][2] == 1 else (zeros,) * CELLS[cell][2]
 
-    def states(self, params, state, x):
-        return self._call(forward, params, self._zeros(params, x) if state is None else state, x)
+    def states(self, params, state, x, cell="rnn_tanh"):
+        return self._call(forward, params, self._zeros(params, x, cell) if state is None else state, x, cell=cell)
 
     def logits(self, params, outputs):
         return self._call(logits, params, outputs)
@@ -186,10 +214,10 @@ class JaxRNN(Implementation):
     def readout_grads(self, params, outputs, y, mask, loss):
         return self._call(readout_grads, params, outputs, _targets(y, loss), mask, loss=loss)
 
-    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment):
-        state = self._zeros(params, x) if state is None else state
+    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment, cell="rnn_tanh"):
+        state = self._zeros(params, x, cell) if state is None else state
         return self._call(window_grad, params, state, x, _targets(y, loss), mask, loss=loss, carry_at=carry_at,
-                          segment=segment)
+                          segment=segment, cell=cell)
 
 
 def _targets(y, loss):

@@ -1,9 +1,9 @@
 """NumPy: forward and backward written by hand, no autodiff.
 
-Per step only what the recurrence forces: one (B,H)@(H,H) matmul, an add and a tanh
-forward; an add, a multiply and one matmul backward. Everything that does not depend on
-the previous step (input projection, readout, weight gradients) is one large matmul
-over a whole segment.
+The cells' per-step arithmetic is in numpy_cells (one (B,H)@(H,G*H) matmul and the gate
+nonlinearities per step, each way). Everything that does not depend on the previous
+step (input projection, readout, weight gradients) is one large matmul over a whole
+segment.
 """
 
 from __future__ import annotations
@@ -14,22 +14,9 @@ import numpy as np
 import threadpoolctl
 
 from .base import READOUT, Implementation
+from .numpy_cells import CELLS, forward_states
 
-
-def forward_states(params, state, x):
-    """States of n steps from `state`: x (n,B,D) -> S (n+1,B,H), S[0] = state (zeros if None)."""
-    n, B, D = x.shape
-    W_hh = params["W_hh"]
-    S = np.empty((n + 1, B, W_hh.shape[0]), dtype=W_hh.dtype)
-    S[0] = 0 if state is None else state
-    np.matmul(x.reshape(n * B, D), params["W_xh"], out=S[1:].reshape(n * B, -1))  # input projection, hoisted
-    S[1:] += params["b_h"]
-    recurrent = np.empty_like(S[0])
-    for t in range(n):
-        np.matmul(S[t], W_hh, out=recurrent)
-        S[t + 1] += recurrent
-        np.tanh(S[t + 1], out=S[t + 1])
-    return S
+__all__ = ["IMPLEMENTATION", "forward_states", "readout"]
 
 
 def readout(params, S, y, mask, loss, grads):
@@ -56,34 +43,6 @@ def readout(params, S, y, mask, loss, grads):
     grads["W_hy"] += states.T @ dlogits
     grads["b_y"] += dlogits.sum(axis=0)
     return value, dlogits
-
-
-def backward_segment(params, S, x, y, mask, loss, grads, from_next, first):
-    """Backward through one segment of g steps whose states S (g+1,B,H) start at a constant S[0].
-
-    from_next: (B,H) gradient arriving at the segment's last state from later steps (or
-    zeros). Adds every parameter's gradient into grads; returns (loss, gradient at S[0]),
-    the latter None when `first` (the state before the first step is a constant).
-    """
-    g, B, D = x.shape
-    H = S.shape[2]
-    value, dlogits = readout(params, S[1:], y, mask, loss, grads)
-    # dZ[t] = d loss / d pre-activation at step t, filled from the last step back.
-    dZ = (dlogits @ params["W_hy"].T).reshape(g, B, H)
-    W_hh_T = np.ascontiguousarray(params["W_hh"].T)  # BLAS runs the transposed case ~1.5x slower
-    tanh_slope = np.empty((B, H), x.dtype)
-    for t in range(g - 1, -1, -1):
-        np.multiply(S[t + 1], S[t + 1], out=tanh_slope)
-        np.subtract(1, tanh_slope, out=tanh_slope)
-        dZ[t] += from_next
-        dZ[t] *= tanh_slope
-        if t or not first:
-            np.matmul(dZ[t], W_hh_T, out=from_next)
-    dZ = dZ.reshape(g * B, H)
-    grads["W_hh"] += S[:-1].reshape(g * B, H).T @ dZ
-    grads["W_xh"] += x.reshape(g * B, D).T @ dZ
-    grads["b_h"] += dZ.sum(axis=0)
-    return value, None if first else from_next
 
 
 class NumpyRNN(Implementation):
@@ -114,9 +73,10 @@ class NumpyRNN(Implementation):
         finally:
             tracemalloc.stop()
 
-    def states(self, params, state, x):
-        S = forward_states(params, state, x)
-        return S[1:], S[-1].copy()
+    def states(self, params, state, x, cell="rnn_tanh"):
+        arithmetic = CELLS[cell]
+        hidden, saved = arithmetic.forward(params, state, x)
+        return hidden[1:], arithmetic.state_at(hidden, saved, len(x))
 
     def logits(self, params, outputs):
         return outputs @ params["W_hy"] + params["b_y"]
@@ -125,27 +85,31 @@ class NumpyRNN(Implementation):
         grads = {key: np.zeros_like(params[key]) for key in READOUT}
         return readout(params, outputs, y, mask, loss, grads)[0], grads
 
-    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment):
+    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment, cell="rnn_tanh"):
+        arithmetic = CELLS[cell]
         grads = {key: np.zeros_like(value) for key, value in params.items()}
         n = len(x)
         c = n if segment is None else min(segment, n)
         starts = range(0, n, c)
         # Forward: keep only each segment's starting state (all of them when c == n: BPTT);
-        # the last segment's states are kept whole, so it is never recomputed.
+        # the last segment's activations are kept whole, so it is never recomputed.
         checkpoints, carried = [state], None
         for lo in starts:
-            S = forward_states(params, checkpoints[-1], x[lo : lo + c])
+            hidden, saved = arithmetic.forward(params, checkpoints[-1], x[lo : lo + c])
             if carry_at is not None and lo < carry_at <= lo + c:
-                carried = S[carry_at - lo].copy()
+                carried = arithmetic.state_at(hidden, saved, carry_at - lo)
             if lo + c < n:
-                checkpoints.append(S[-1].copy())
-        total, from_next = 0.0, np.zeros_like(S[-1])
+                checkpoints.append(arithmetic.state_at(hidden, saved, c))
+        total, from_next = 0.0, None
         for lo in reversed(starts):  # backward, recomputing each earlier segment from its checkpoint
             hi, start = min(lo + c, n), checkpoints.pop()
             if hi < n:
-                S = forward_states(params, start, x[lo:hi])
-            value, from_next = backward_segment(params, S, x[lo:hi], y[lo:hi], mask[lo:hi], loss, grads,
-                                                from_next, first=lo == 0)
+                hidden, saved = arithmetic.forward(params, start, x[lo:hi])
+            value, dlogits = readout(params, hidden[1:], y[lo:hi], mask[lo:hi], loss, grads)
+            dH = (dlogits @ params["W_hy"].T).reshape(hidden[1:].shape)
+            recurrence, from_next = arithmetic.backward(params, x[lo:hi], hidden, saved, dH, from_next, lo == 0)
+            for key, grad in recurrence.items():
+                grads[key] += grad
             total += value
         return total, grads, carried
 

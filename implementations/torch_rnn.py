@@ -18,18 +18,55 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .base import READOUT, Implementation
-from .contract import PARAM_NAMES
 
 
-def forward_states(params, state, x):
-    """States after each of n steps: x (n,B,D) tensor -> list of n tensors (B,H)."""
+def tanh_step(params, state, projected):
+    """rnn_tanh: h (B,H) -> h; projected = x_t W_xh + b_h (B,H)."""
+    return torch.tanh(torch.addmm(projected, state, params["W_hh"]))
+
+
+def lstm_step(params, state, projected):
+    """lstm: (h, c) -> (h, c); projected = x_t W_xh + b_h (B,4H), gates (i, f, g, o)."""
+    h, c = state
+    i, f, g, o = torch.addmm(projected, h, params["W_hh"]).chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def gru_step(params, state, projected):
+    """gru: h -> h; projected = x_t W_xh + b_xh (B,3H), gates (r, z, n)."""
+    x_r, x_z, x_n = projected.chunk(3, dim=1)
+    h_r, h_z, h_n = torch.addmm(params["b_hh"], state, params["W_hh"]).chunk(3, dim=1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return n + z * (state - n)
+
+
+# cell -> (step, input bias, number of state tensors)
+CELLS = {"rnn_tanh": (tanh_step, "b_h", 1), "lstm": (lstm_step, "b_h", 2), "gru": (gru_step, "b_xh", 1)}
+
+
+def hidden(state):
+    """h of a cell state: the state itself, or the first of the LSTM's (h, c)."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def detached(state):
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def forward_states(params, state, x, cell="rnn_tanh"):
+    """States after each of n steps of `cell`: x (n,B,D) tensor -> list of n states ((B,H),
+    or (h, c) pairs for the LSTM)."""
+    step, input_bias, n_tensors = CELLS[cell]
     n, B, D = x.shape
-    inputs = torch.addmm(params["b_h"], x.reshape(n * B, D), params["W_xh"]).view(n, B, -1)
+    inputs = torch.addmm(params[input_bias], x.reshape(n * B, D), params["W_xh"]).view(n, B, -1)
     if state is None:
-        state = inputs.new_zeros(B, inputs.shape[-1])
+        zeros = inputs.new_zeros(B, params["W_hh"].shape[0])
+        state = zeros if n_tensors == 1 else (zeros,) * n_tensors
     states = []
     for projected in inputs.unbind(0):  # unbind: one backward node, not one full-size zero grad per step
-        state = torch.tanh(torch.addmm(projected, state, params["W_hh"]))
+        state = step(params, state, projected)
         states.append(state)
     return states
 
@@ -50,11 +87,12 @@ class TorchRNN(Implementation):
     devices = ("cpu", "cuda")
     _device = torch.device("cpu")  # where the call in progress runs (set by on_device)
 
-    def recurrence(self, params, state, x):
-        """(outputs (n,B,H), final state) of n steps of x (n,B,D) from `state` (None: zeros),
-        under whatever graph mode is in force."""
-        states = forward_states(params, state, x)
-        return torch.stack(states), states[-1]  # not a view of the stack: that would keep it alive
+    def recurrence(self, params, state, x, cell="rnn_tanh"):
+        """(outputs (n,B,H), final state) of n steps of `cell` over x (n,B,D) from `state`
+        (None: zeros), under whatever graph mode is in force."""
+        states = forward_states(params, state, x, cell)
+        # the final state is not a view of the stack: that would keep the stack alive
+        return torch.stack([hidden(s) for s in states]), states[-1]
 
     def readout(self, params, outputs):
         """Logits (n,B,O) of outputs (n,B,H), under whatever graph mode is in force."""
@@ -135,9 +173,9 @@ class TorchRNN(Implementation):
             result = run()
         return result, usage["peak"]
 
-    def states(self, params, state, x):
+    def states(self, params, state, x, cell="rnn_tanh"):
         with torch.no_grad():
-            outputs, last = self.recurrence(params, state, *self.tensors(x))
+            outputs, last = self.recurrence(params, state, *self.tensors(x), cell)
         return outputs, last
 
     def logits(self, params, outputs):
@@ -149,12 +187,12 @@ class TorchRNN(Implementation):
         value = readout_loss(self.readout(readout, outputs), *self.tensors(y, mask), loss)
         return value.detach(), dict(zip(READOUT, torch.autograd.grad(value, list(readout.values()))))
 
-    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment):
+    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment, cell="rnn_tanh"):
         x, y, mask = self.tensors(x, y, mask)
         leaves = {key: value.detach().requires_grad_() for key, value in params.items()}
 
         def piece_loss(state, lo, hi):
-            outputs, last = self.recurrence(leaves, state, x[lo:hi])
+            outputs, last = self.recurrence(leaves, state, x[lo:hi], cell)
             return readout_loss(self.readout(leaves, outputs), y[lo:hi], mask[lo:hi], loss), last
 
         n = len(x)
@@ -167,9 +205,9 @@ class TorchRNN(Implementation):
                 value, state = piece_loss(state, lo, hi)
             total = total + value
             if hi == carry_at:
-                carried = state.detach()
-        grads = torch.autograd.grad(total, [leaves[key] for key in PARAM_NAMES])
-        return total.detach(), dict(zip(PARAM_NAMES, grads)), carried
+                carried = detached(state)
+        grads = torch.autograd.grad(total, list(leaves.values()))
+        return total.detach(), dict(zip(leaves, grads)), carried
 
 
 IMPLEMENTATION = TorchRNN()

@@ -28,6 +28,16 @@ def training(task, *runs, lag=None, T=32, baseline=1.0):
     ])
 
 
+def lag_runs(*runs, regime="gradient", seeds=3):
+    """learnable_lag rows (one final row per seed) from (method, k1, k2, lag, accuracy[, lr_chosen]); chance 0.25."""
+    return pd.DataFrame([
+        dict(regime=regime, method=method, k1=k1, k2=k2, lag=lag, seed=seed, lr=0.02 if chosen else 0.5,
+             lr_chosen=chosen, sequences_seen=100, test_accuracy=accuracy, status="ok", chance_accuracy=0.25, T=32)
+        for method, k1, k2, lag, accuracy, *rest in runs for chosen in [rest[0] if rest else True]
+        for seed in range(seeds)
+    ])
+
+
 def decay(factors, K=32):
     """Gradient-decay rows whose norm is factor**k per radius."""
     return pd.DataFrame([dict(radius=r, seed=0, k=k, grad_norm=f ** k) for r, f in factors.items() for k in range(K)])
@@ -52,9 +62,13 @@ CASES = {  # claim -> (tables where it holds, tables where it fails)
         {"gradient_bias": pd.DataFrame(dict(k1=[4], k2=[4], T=[32], relative_error=[0.3]))},
         {"gradient_bias": pd.DataFrame(dict(k1=[4], k2=[4], T=[32], relative_error=[1e-12]))},
     ),
-    "long_dependencies": (
-        {"training": training("delayed_recall", ("tbptt", 4, 4, 8, 0.3, 1.0), ("bptt", None, None, 8, 0.95, 0.1))},
-        {"training": training("delayed_recall", ("tbptt", 4, 4, 8, 0.95, 0.1), ("bptt", None, None, 8, 0.95, 0.1))},
+    "long_dependencies": (  # a run at an lr not chosen, and another regime, must not count
+        {"learnable_lag": pd.concat([
+            lag_runs(("tbptt", 4, 4, 8, 0.3), ("tbptt", 4, 4, 8, 0.95, False), ("bptt", None, None, 8, 0.95),
+                     ("readout_only", 4, None, 8, 0.3)),
+            lag_runs(("tbptt", 4, 4, 8, 0.95), regime="online_equal_data")])},
+        {"learnable_lag": lag_runs(("tbptt", 4, 4, 8, 0.95), ("bptt", None, None, 8, 0.95),
+                                   ("readout_only", 4, None, 8, 0.3))},
     ),
     "vanishing_exploding": (
         {"gradient_decay": decay({0.5: 0.5, 3.0: 1.5})},
@@ -73,11 +87,11 @@ CASES = {  # claim -> (tables where it holds, tables where it fails)
                                               wall_s=[0.0, 3.0, 0.0, 3.0], loss=[0.7, 0.5, 0.7, 0.4], budget_s=3.0))},
     ),
     "williams_peng": (
-        {"training": training("delayed_recall", *[(m, k1, k2, L, 0.95, 0.1) for L in (2, 4, 6)
-                                                  for m, k1, k2 in (("tbptt", 4, 8), ("bptt", None, None))]),
+        {"learnable_lag": lag_runs(*[(m, k1, k2, L, 0.95) for L in (2, 4, 6)
+                                     for m, k1, k2 in (("tbptt", 4, 8), ("bptt", None, None), ("readout_only", 4, None))]),
          "benchmarks": bench(("numpy", "bptt", 64, None, None, 1.0, 100), ("numpy", "tbptt", 64, 16, 32, 0.5, 10))},
-        {"training": training("delayed_recall", *[(m, k1, k2, L, acc, 0.1) for L in (2, 4, 6)
-                                                  for m, k1, k2, acc in (("tbptt", 4, 8, 0.4), ("bptt", None, None, 0.95))]),
+        {"learnable_lag": lag_runs(*[(m, k1, k2, L, acc) for L in (2, 4, 6)
+                                     for m, k1, k2, acc in (("tbptt", 4, 8, 0.4), ("bptt", None, None, 0.95))]),
          "benchmarks": bench(("numpy", "bptt", 64, None, None, 1.0, 100), ("numpy", "tbptt", 64, 16, 32, 2.0, 10))},
     ),
     "aicher_copy": (
@@ -181,3 +195,13 @@ def test_echo_midpoints_come_from_the_levels():
     just_above = (levels["none"] + levels["lag3"]) / 2 + 1e-3
     assert check("echo_truncation", {"echo": echo({3: just_above, 4: 0.52})}).verdict == "holds"
     assert check("echo_truncation", {"echo": echo({3: just_above - 0.01, 4: 0.52})}).verdict == "fails"
+
+
+def test_long_dependencies_discounts_what_the_readout_only_control_learns_and_needs_the_gradient_regime():
+    floor = lag_runs(("tbptt", 4, 4, 8, 0.95), ("bptt", None, None, 8, 0.95), ("readout_only", 4, None, 8, 0.95))
+    result = check("long_dependencies", {"learnable_lag": floor})
+    assert result.verdict == "partly" and "control learns too" in result.evidence
+    online = lag_runs(("tbptt", 4, 4, 8, 0.95), ("bptt", None, None, 8, 0.95), regime="online_equal_data")
+    for claim_id in ("long_dependencies", "williams_peng"):
+        result = check(claim_id, {"learnable_lag": online})
+        assert result.verdict == "not tested" and "gradient" in result.evidence

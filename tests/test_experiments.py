@@ -231,6 +231,7 @@ def test_smoke_every_experiment_and_figure(tmp_path, lag_table):
             dict.fromkeys(tables.BENCHMARK_COLUMNS)
             | dict(
                 impl="numpy",
+                cell="rnn_tanh",
                 method="bptt",
                 T=22,
                 k1=None,

@@ -135,3 +135,26 @@ def test_two_configurations_are_refused():
 def test_settings_are_labelled_in_the_study_words():
     assert settings.label("bptt", np.nan, np.nan) == "BPTT"
     assert settings.label("tbptt", 16.0, 32.0) == "TBPTT(16, 32)"
+
+
+@pytest.mark.parametrize("grid", [False, True], ids=["inferred blocks", "grid column"])
+def test_gated_cells_are_their_own_settings(grid, tmp_path):
+    """LSTM and GRU rows (their own grid, at the scaling T and at the truncation grid's T) become their own
+    settings in the scaling block, and stay out of the Elman truncation grid's BPTT reference."""
+    table = synthetic_table(grid).assign(cell="rnn_tanh")
+    gated = []
+    for cell in ("lstm", "gru"):
+        for impl in GFLOPS:
+            for T in (64, 256, 1024, 4096):
+                for method, k1, k2 in (("bptt", None, None), ("tbptt", 16, 32)):
+                    row = _row(impl, method, T, k1, k2, grid="cells" if grid else None)
+                    c = cost(method, T, dtype="float32", k1=k1, k2=k2, cell=cell, **SIZES)
+                    gated.append(row | dict(cell=cell, flops=c.flops, analytic_activation_bytes=c.activation_bytes))
+    table = pd.concat([table, pd.DataFrame(gated)], ignore_index=True)
+    scaling = analysis.scaling_block(table)
+    assert {"LSTM BPTT", "LSTM TBPTT(16, 32)", "GRU BPTT", "GRU TBPTT(16, 32)"} <= set(scaling["setting"])
+    T, truncation = analysis.truncation_block(table)
+    assert T == 1024 and set(truncation["cell"]) == {"rnn_tanh"}
+    assert truncation[truncation["method"] == "bptt"].groupby("impl").size().eq(1).all()
+    for plot in PLOTS:
+        assert all(p.exists() for p in plot(table, tmp_path / plot.__name__))

@@ -58,6 +58,9 @@ def test_errors_against_bptt_are_rounding_for_checkpointing_and_not_for_truncati
     assert max(found[:3]) < 1e-13 and min(r["cosine"] for r in rows[:3]) > 1 - 1e-13
     assert found[3] > 1e-3  # truncated to 4 of 40 steps: a real bias
     assert found[4] < 1e-13  # k2 >= T: the contract's identity TBPTT(k1, T) == BPTT
+    gated = errors_against_bptt([dict(method="checkpointed", segment=7, cell="lstm"),
+                                 dict(method="tbptt", k1=4, k2=4, cell="gru")], T=40, B=3, D=2, H=5, O=3)
+    assert gated[0]["cell"] == "lstm" and gated[0]["relative_error"] < 1e-13 and gated[1]["relative_error"] > 1e-3
 
 
 def test_frontier_figure_renders_and_summary_lists_every_point(tmp_path):

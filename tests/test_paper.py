@@ -11,6 +11,7 @@ from bptt_bench import claims
 from bptt_bench.paper import build, numbers
 from bptt_bench.tables import BENCHMARK_COLUMNS, write_table
 
+from test_claims import lag_runs
 from test_workflow import ROOT
 
 
@@ -25,9 +26,16 @@ def bench_table():
     return pd.DataFrame(rows, columns=BENCHMARK_COLUMNS)
 
 
-def paper_text(tmp_path, bench) -> str:
-    """Build numbers, claims and the PDF from `bench` alone, as the workflow does; the PDF's text."""
-    tables = {"benchmarks": bench}
+def lag_table():
+    """Learnable-lag runs: TBPTT(4, 4) learns L = 2 only, BPTT up to 6, the control nothing, in two regimes."""
+    runs = [("tbptt", 4, 4, L, acc) for L, acc in ((2, 0.99), (6, 0.4))] + [
+        ("bptt", None, None, L, 0.97) for L in (2, 6)] + [("readout_only", 4, None, L, 0.3) for L in (2, 6)]
+    return pd.concat([lag_runs(*runs), lag_runs(*runs[:2], regime="online_equal_data")], ignore_index=True)
+
+
+def paper_text(tmp_path, bench, **more) -> str:
+    """Build numbers, claims and the PDF from `bench` (and `more` tables), as the workflow does; the PDF's text."""
+    tables = {"benchmarks": bench, **more}
     claims_table = claims.claims_table(tables)
     write_table(claims_table, tmp_path / "claims.csv")
     record = numbers.json_safe(numbers.numbers(tables, [], claims_table))
@@ -42,7 +50,17 @@ def test_numbers_leave_out_what_the_run_lacks():
     assert record["cells"]["by_status"] == "2 ok, 1 skipped"
     assert record["cells"]["not_ok"][0]["reason"] == "over the memory budget"
     assert record["scaling"]["rows"][0]["time_ratio"] == "0.5"
-    assert {"echo", "learning", "derivative_free"} <= set(record["missing"])
+    assert {"echo", "learning", "learnable_lag", "derivative_free"} <= set(record["missing"])
+
+
+def test_learnable_lag_numbers_give_the_largest_learned_lag_per_setting_and_regime():
+    record = numbers.numbers({"learnable_lag": lag_table()}, [])["learnable_lag"]
+    assert record["regimes"] == ["gradient", "online equal data"]
+    rows = {r["setting"]: r for r in record["rows"]}
+    assert list(rows) == ["TBPTT(4, 4)", "BPTT", "readout only"]  # the control last
+    assert rows["TBPTT(4, 4)"]["largest"] == ["2", "2"] and rows["TBPTT(4, 4)"]["reach"] == "3"
+    assert rows["BPTT"]["largest"] == ["6", "—"]  # BPTT did not run online here
+    assert rows["readout only"]["largest"] == ["none", "—"] and "0.3 (L = 6)" in rows["readout only"]["by_lag"]
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None,
@@ -58,4 +76,12 @@ def test_changing_a_table_value_changes_the_paper(tmp_path):
     assert "Test CPU 9000" in before and "over the memory budget" in before  # set-up and the skipped cell
     assert "0.5" in before and "0.75" in after and "0.75" not in before
     assert "not measured in this run" in after.lower() or "was not produced" in after
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
+def test_the_learnable_lag_table_reaches_the_paper(tmp_path):
+    text = paper_text(tmp_path, bench_table(), learnable_lag=lag_table())
+    assert "Largest learned delayed-recall lag" in text and "readout only" in text
+    assert "online equal data" in text
 

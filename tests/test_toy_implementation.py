@@ -30,7 +30,7 @@ class Toy(Implementation):
     def _zero(self, params, x):
         return np.zeros((x.shape[1], params["W_hh"].shape[0]), x.dtype)
 
-    def states(self, params, state, x):
+    def states(self, params, state, x, cell="rnn_tanh"):  # the Elman cell only
         hs = reference.forward(params, self._zero(params, x) if state is None else state, x)
         return np.stack(hs[1:]), hs[-1]
 
@@ -47,7 +47,7 @@ class Toy(Implementation):
             grads["b_y"] += d.sum(0)
         return total, grads
 
-    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment):
+    def window_grad(self, params, state, x, y, mask, loss, carry_at, segment, cell="rnn_tanh"):
         state = self._zero(params, x) if state is None else state
         value, grads = reference.segment_loss_and_grad(params, {0: state}, x, y, mask, loss, 0, len(x), 0)
         carried = None if carry_at is None else reference.forward(params, state, x[:carry_at])[-1]

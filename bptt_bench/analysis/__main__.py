@@ -86,15 +86,17 @@ def bullets(
                 + "."
             )
     if bias is not None and len(bias):
-        by_k2 = bias.groupby(["state", "k2"], sort=False)["cosine"].mean()
-        out.append(
-            "- **Gradient bias** (mean cosine to BPTT's gradient): "
-            + "; ".join(
-                f"{state}: " + ", ".join(f"k2={k2:g} {c:.2f}" for (_, k2), c in line.items())
-                for state, line in by_k2.groupby(level="state", sort=False)
+        cells = bias["cell"] if "cell" in bias else pd.Series("rnn_tanh", index=bias.index)
+        for cell, rows_cell in bias.groupby(cells, sort=False):
+            by_k2 = rows_cell.groupby(["state", "k2"], sort=False)["cosine"].mean()
+            out.append(
+                f"- **Gradient bias, {cell}** (mean cosine to BPTT's gradient): "
+                + "; ".join(
+                    f"{state}: " + ", ".join(f"k2={k2:g} {c:.2f}" for (_, k2), c in line.items())
+                    for state, line in by_k2.groupby(level="state", sort=False)
+                )
+                + "."
             )
-            + "."
-        )
     return out
 
 

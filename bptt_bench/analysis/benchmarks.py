@@ -24,6 +24,7 @@ NATIVE_MEMORY = "framework_peak_bytes"  # each framework's own bookkeeping: comp
 MODEL_MEMORY = "analytic_activation_bytes"
 CPU_PER_WALL_LIMIT = 1.15  # a 1-thread cell above this used more than one core
 SCALING, TRUNCATION = "scaling", "truncation"  # the grid names the figures draw
+CELLS_GRID = "cells"  # the gated cells at the scaling grid's T: drawn with the scaling block
 
 
 def cells(table: pd.DataFrame) -> pd.DataFrame:
@@ -62,14 +63,15 @@ def _sqrt_relabelled(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def scaling_block(table: pd.DataFrame) -> pd.DataFrame:
-    """Cells of the scaling grid plus checkpointed BPTT at c = ceil(sqrt(T)) at the scaling grid's T
-    (labelled settings.SQRT_SEGMENT); without a `grid` column, the settings measured at >= 2 T."""
+    """Cells of the scaling grid and the gated cells' grid, plus checkpointed BPTT at c = ceil(sqrt(T)) at
+    the scaling grid's T (labelled settings.SQRT_SEGMENT); without a `grid` column, the settings measured
+    at >= 2 T."""
     rows = _sqrt_relabelled(cells(table))
     if "grid" in rows:
         scaling = in_grid(rows, SCALING)
         sqrt = (rows["setting"].str.contains(settings.SQRT_SEGMENT, regex=False)
                 & rows["T"].isin(set(rows.loc[scaling, "T"])))
-        rows = rows[scaling | sqrt]
+        rows = rows[scaling | in_grid(rows, CELLS_GRID) | sqrt]
     else:
         n_T = rows.groupby("setting")["T"].nunique()
         rows = rows[rows["setting"].isin(n_T.index[n_T >= 2])]
@@ -102,6 +104,8 @@ def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
         per_impl = tbptt.groupby("impl")["setting"].nunique()
         tbptt = tbptt[tbptt["impl"].isin(per_impl.index[per_impl > 1])]  # a lone shared cell is not the grid
     bptt = rows[(rows["method"] == "bptt") & (rows["T"] == T) & rows["impl"].isin(set(tbptt["impl"]))]
+    if "cell" in rows:  # the grid's own cell: BPTT of another cell at the same T is not its reference
+        bptt = bptt[bptt["cell"].isin(set(tbptt["cell"]))]
     return int(T), pd.concat([tbptt, bptt])
 
 

@@ -152,7 +152,7 @@ def bias_by_k2(bias: pd.DataFrame) -> pd.DataFrame:
 def framework_spread(bias: pd.DataFrame) -> dict[str, float]:
     """Largest difference between frameworks at one (state, k1, k2, batch), in cosine and relative error
     (0 with one framework)."""
-    keys = ["state", "k1", "k2", "batch"]
+    keys = ["state", "k1", "k2", "batch"] + (["cell"] if "cell" in bias else [])
     spread = bias.groupby(keys)[["cosine", "relative_error"]].agg(lambda v: v.max() - v.min()).max()
     return {"cosine": float(spread["cosine"]), "relative_error": float(spread["relative_error"])}
 

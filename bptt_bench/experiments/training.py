@@ -23,7 +23,7 @@ from bptt_bench.problems import init_params
 from implementations.contract import check_method, check_positive_int
 
 # The columns that tell one training run from another in a table.
-RUN = ["impl", "task", "method", "k1", "k2", "lag", "T", "B", "H", "dtype", "lr", "clip", "seed"]
+RUN = ["impl", "task", "cell", "forget_bias", "method", "k1", "k2", "lag", "T", "B", "H", "dtype", "lr", "clip", "seed"]
 
 
 class Progress(NamedTuple):
@@ -42,7 +42,7 @@ def truncation(method: str, k1, k2, T: int) -> tuple[int, int]:
 
 
 def online_sgd(
-    impl, params, batches: Iterable, k1: int, k2: int, lr: float, clip, loss: str
+    impl, params, batches: Iterable, k1: int, k2: int, lr: float, clip, loss: str, cell: str = "rnn_tanh"
 ) -> Iterator[Progress]:
     """Run TBPTT(k1, k2) training on each (x, y, mask) of `batches` in turn; yield after each.
 
@@ -53,7 +53,7 @@ def online_sgd(
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
             losses, new_params = impl.train_tbptt(
-                params, x, y, mask, k1=k1, k2=k2, lr=lr, clip=clip, loss=loss
+                params, x, y, mask, k1=k1, k2=k2, lr=lr, clip=clip, loss=loss, cell=cell
             )
         wall_s += time.perf_counter() - start
         finite = np.isfinite(losses)
@@ -68,8 +68,8 @@ def online_sgd(
         yield Progress(sequences_seen, updates, wall_s, params, False)
 
 
-def evaluate(params, x, y, mask, loss: str, impl: str = "numpy") -> tuple[float, float]:
-    """(loss per target step, accuracy) of params on x (T,B,D), y, mask (T,B), by `impl`'s forward.
+def evaluate(params, x, y, mask, loss: str, impl: str = "numpy", cell: str = "rnn_tanh") -> tuple[float, float]:
+    """(loss per target step, accuracy) of params of `cell` on x (T,B,D), y, mask (T,B), by `impl`'s forward.
 
     'ce': masked mean cross-entropy in nats, and the fraction of target steps whose
     arg-max logit is the target. 'mse': masked mean of the plain squared error
@@ -77,7 +77,7 @@ def evaluate(params, x, y, mask, loss: str, impl: str = "numpy") -> tuple[float,
     problem's 1/6 baseline; accuracy NaN. (Implementation.evaluate.)
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        return implementations.load(impl).evaluate(params, x, y, mask, loss)
+        return implementations.load(impl).evaluate(params, x, y, mask, loss, cell=cell)
 
 
 def train(
@@ -96,6 +96,8 @@ def train(
     eval_every: int = 25,
     n_eval: int = 256,
     dtype: str = "float32",
+    cell: str = "rnn_tanh",
+    forget_bias: float = 0.0,
 ) -> list[dict]:
     """Train one run; rows (TRAINING_COLUMNS) at sequence 0, every eval_every sequences and at the end.
 
@@ -104,7 +106,8 @@ def train(
     sequences), so settings with one seed see the same data. loss and accuracy are
     held-out (see `evaluate`); wall_s counts training calls only, not evaluation;
     update counts SGD updates (ceil(T/k1) per sequence). clip: global-norm clip of
-    every g_j, None = off (an empty cell).
+    every g_j, None = off (an empty cell). cell: the recurrent cell; forget_bias: its
+    initial forget-gate bias (lstm only, problems.init_params).
     """
     task_params = dict(task_params or {})
     spec = tasks.info(task, **task_params)
@@ -113,7 +116,7 @@ def train(
     check_positive_int("eval_every", eval_every)
     stream = [seed, 1]  # data stream; init_params draws from `seed` itself
     held_out = tasks.make(task, n_eval, stream, dtype, held_out=True, **task_params)
-    params = init_params(spec.D, H, spec.O, dtype, seed=seed)
+    params = init_params(spec.D, H, spec.O, dtype, seed=seed, cell=cell, forget_bias=forget_bias)
     rng = np.random.default_rng(stream)
     batches = (tasks.make(task, B, rng, dtype, **task_params) for _ in range(n_sequences))
     implementation = implementations.load(impl)
@@ -122,6 +125,8 @@ def train(
         return dict(
             impl=impl,
             task=task,
+            cell=cell,
+            forget_bias=forget_bias,
             method=method,
             k1=k1,
             k2=k2,
@@ -145,14 +150,14 @@ def train(
             chance_accuracy=spec.chance_accuracy,
         )
 
-    rows = [row(Progress(0, 0, 0.0, params, False), *evaluate(params, *held_out, spec.loss), "ok")]
-    for progress in online_sgd(implementation, params, batches, k1_run, k2_run, lr, clip, spec.loss):
+    rows = [row(Progress(0, 0, 0.0, params, False), *evaluate(params, *held_out, spec.loss, cell=cell), "ok")]
+    for progress in online_sgd(implementation, params, batches, k1_run, k2_run, lr, clip, spec.loss, cell):
         if progress.diverged:
             rows.append(row(progress, math.nan, math.nan, "diverged"))
             break
         if progress.sequences_seen % eval_every and progress.sequences_seen != n_sequences:
             continue
-        loss, accuracy = evaluate(progress.params, *held_out, spec.loss)
+        loss, accuracy = evaluate(progress.params, *held_out, spec.loss, cell=cell)
         rows.append(row(progress, loss, accuracy, "ok" if math.isfinite(loss) else "diverged"))
         if not math.isfinite(loss):
             break

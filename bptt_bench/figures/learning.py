@@ -21,6 +21,7 @@ from matplotlib.ticker import SymmetricalLogLocator
 from bptt_bench.analysis import learnable_lag as lag_analysis
 from bptt_bench.analysis import learning as analysis
 from bptt_bench.analysis import settings
+from bptt_bench.analysis.settings import CELL_ORDER
 from bptt_bench.experiments.training import RUN
 from bptt_bench.figures import save_figure, style
 from bptt_bench.figures.style import PLAIN, REFERENCE, SettingStyle, native_memory_label
@@ -551,7 +552,15 @@ def draw_gradient_bias(bias: pd.DataFrame) -> Figure:
     impls = style.impl_order(bias["impl"])
     spread = analysis.framework_spread(bias)
     agree = max(spread.values()) < analysis.AGREE
-    groups = [(", ".join(impls), bias)] if agree else [(impl, bias[bias["impl"] == impl]) for impl in impls]
+    cells = [c for c in CELL_ORDER if c in set(bias["cell"])] if "cell" in bias else [None]
+    groups = []
+    for cell in cells:  # one row of panels per recurrent cell (and per framework if they disagree)
+        rows = bias if cell is None else bias[bias["cell"] == cell]
+        prefix = "" if cell is None else f"{cell}: "
+        if agree:
+            groups.append((prefix + ", ".join(impls), rows))
+        else:
+            groups += [(prefix + impl, rows[rows["impl"] == impl]) for impl in impls]
     k1s = sorted(bias["k1"].unique())
     colours = dict(zip(k1s, sns.color_palette("viridis", len(k1s))))
     states = list(dict.fromkeys(bias["state"]))
@@ -584,7 +593,7 @@ def draw_gradient_bias(bias: pd.DataFrame) -> Figure:
             ax.set_xscale("log", base=2)
             ax.xaxis.set_major_formatter(PLAIN)
             ax.set_ylabel(label, fontsize=9)
-            if not agree:
+            if not agree or len(cells) > 1:
                 ax.set_title(name, fontsize=10)
             ax.grid(True, color="0.9")
         for ax in panel_axes:
@@ -624,7 +633,8 @@ def plot_gradient_bias(bias: pd.DataFrame, out_stem) -> list[Path]:
 
 
 def summarize_gradient_bias(bias: pd.DataFrame) -> dict:
-    by_k2 = bias.groupby(["state", "k2"], sort=False)[["cosine", "relative_error"]].mean().reset_index()
+    bias = bias if "cell" in bias else bias.assign(cell="rnn_tanh")
+    by_k2 = bias.groupby(["cell", "state", "k2"], sort=False)[["cosine", "relative_error"]].mean().reset_index()
     spread = analysis.framework_spread(bias)
     T = ", ".join(f"{t:g}" for t in sorted(bias["T"].unique()))
     notes = []
@@ -641,9 +651,9 @@ def summarize_gradient_bias(bias: pd.DataFrame) -> dict:
             f"{', '.join(f'{k:g}' for k in sorted(bias['k1'].unique()))}, batches and frameworks."
         ),
         "table": {
-            "columns": ["state", "k2", "cosine", "relative error"],
+            "columns": ["cell", "state", "k2", "cosine", "relative error"],
             "rows": [
-                [r.state, f"{r.k2:g}", f"{r.cosine:.3f}", f"{r.relative_error:.2g}"]
+                [r.cell, r.state, f"{r.k2:g}", f"{r.cosine:.3f}", f"{r.relative_error:.2g}"]
                 for r in by_k2.itertuples()
             ],
         },

@@ -29,7 +29,12 @@ COLOURS = (
     "#332288",
     "#44AA99",
     "#DDCC77",
-)
+    "#CC6677",
+    "#117733",
+    "#88CCEE",
+    "#AA4499",
+    "#661100",
+)  # 16 colours: the default study's settings with the LSTM and GRU ones (15 beside BPTT's black)
 MARKERS = (
     "s",
     "^",
@@ -42,7 +47,7 @@ MARKERS = (
     "p",
     "h",
     "*",
-)  # 11 colours x 11 markers: pairs stay unique
+)  # colour and marker advance together: pairs stay unique
 BPTT = ("black", "o")
 REFERENCE = "0.45"  # grey of reference lines; never a setting's colour
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 
 import implementations
-from implementations.contract import check_choice, check_method, check_positive_int
+from implementations.contract import CELLS, check_choice, check_method, check_positive_int
 
 from .. import defaults
 from ..costmodel import MODES, cost
@@ -47,6 +47,7 @@ class CellSpec:
     time_limit_s: float = DEFAULT["time_limit_s"]
     memory_budget_bytes: int | None = int(DEFAULT["memory_budget_gib"] * defaults.GIB)
     segment: int | None = None  # checkpointed BPTT's spacing c; None = ceil(sqrt(T))
+    cell: str = "rnn_tanh"
     mode: str = "training"  # what is timed: "training" (one sequence, with its updates) or "gradient"
 
     def __post_init__(self):
@@ -56,6 +57,7 @@ class CellSpec:
         for name in ("T", "B", "H", "D", "O", "threads", "repeats"):
             check_positive_int(name, getattr(self, name))
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_choice("cell", self.cell, CELLS)
         check_choice("mode", self.mode, MODES)
         for name in ("time_limit_s", "lr"):
             value = getattr(self, name)
@@ -67,7 +69,7 @@ class CellSpec:
     @cached_property
     def cost(self):
         return cost(self.method, self.T, self.B, self.D, self.H, self.O, self.dtype, self.k1, self.k2, self.mode,
-                    segment=self.segment)
+                    segment=self.segment, cell=self.cell)
 
 
 def measure_cell(spec: CellSpec, peak: dict | None = None) -> dict:
@@ -105,7 +107,8 @@ def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
     machine = float(peak.get("peak_gflops_per_s", nan))
     own_gemm = float(peak.get("per_impl", {}).get(spec.impl, {}).get("gflops_per_s", nan))
     row = {
-        "impl": spec.impl, "method": spec.method, "mode": spec.mode, "T": spec.T, "k1": spec.k1, "k2": spec.k2,
+        "impl": spec.impl, "cell": spec.cell, "method": spec.method, "mode": spec.mode, "T": spec.T, "k1": spec.k1,
+        "k2": spec.k2,
         "segment": spec.segment,
         "B": spec.B, "H": spec.H, "D": spec.D, "O": spec.O, "dtype": spec.dtype, "threads": spec.threads,
         "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),

@@ -29,6 +29,7 @@ def timed_computation(impl, spec, params, x, y, mask):
     gradient, no update.
     """
     options = {key: getattr(spec, key) for key in ("k1", "k2", "segment") if getattr(spec, key) is not None}
+    options["cell"] = spec.cell
     if spec.mode == "gradient":
         return lambda: impl.loss_and_grad(params, x, y, mask, method=spec.method, **options)
     return lambda: impl.train(params, x, y, mask, spec.method, lr=spec.lr, **options)
@@ -61,7 +62,8 @@ def measure(spec) -> dict:
 
     impl = implementations.load(spec.impl)
     impl.set_threads(spec.threads)
-    params, x, y, mask = random_problem(spec.T, spec.B, spec.D, spec.H, spec.O, spec.dtype, seed=spec.seed)
+    params, x, y, mask = random_problem(spec.T, spec.B, spec.D, spec.H, spec.O, spec.dtype, seed=spec.seed,
+                                        cell=spec.cell)
     run = timed_computation(impl, spec, params, x, y, mask)
     deadline = time.monotonic() + spec.time_limit_s
     setup_s = time.monotonic() - STARTED

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bptt_bench import claims
+from bptt_bench.analysis import learnable_lag as lag_analysis
 from bptt_bench.analysis.learning import decay_per_step
 from bptt_bench.analysis.settings import label
 from bptt_bench.experiments.echo import expected_level
@@ -138,28 +139,48 @@ def truncation_grid(bench: pd.DataFrame) -> dict:
     return {"T": _int(T), "rows": rows}
 
 
+REGIMES = ("gradient", "online_equal_data", "online_equal_updates")  # the table's order; others follow
+
+
+def _largest(largest: dict, key: tuple) -> str:
+    """A cell of the largest-learned-lag table: the lag, 'none', or '—' where the setting did not run."""
+    if key not in largest:
+        return "—"
+    return "none" if largest[key] is None else str(largest[key])
+
+
+def _setting_order(method, k1, k2) -> tuple:
+    """TBPTT by k2 then k1, BPTT (no k2) after them, the readout-only control last."""
+    return method == "readout_only", k2 if k2 == k2 else math.inf, k1 if k1 == k1 else math.inf
+
+
+def learnable_lag(runs: pd.DataFrame) -> dict:
+    """Delayed recall at each (regime, setting, lag)'s chosen lr: per setting, the largest learned lag in every
+    regime (the analysis module's criterion), its reach, and the gradient regime's mean test accuracy by lag."""
+    summary = lag_analysis.lag_summary(runs)
+    regimes = [r for r in REGIMES if r in set(summary["regime"])] + sorted(set(summary["regime"]) - set(REGIMES))
+    largest = lag_analysis.largest_learned_lag(summary)
+    rows = []
+    for (method, k1, k2), mine in sorted(summary.groupby(lag_analysis.SETTING, dropna=False), key=lambda group: _setting_order(*group[0])):
+        key = lag_analysis.setting_key(method, k1, k2)
+        gradient = mine[mine["regime"].eq(regimes[0])].sort_values("lag")
+        rows.append({"setting": "readout only" if method == "readout_only" else _setting(method, k1, k2),
+                     "reach": _int(mine["reach"].iloc[0]),
+                     "largest": [_largest(largest, (regime, *key)) for regime in regimes],
+                     "by_lag": ", ".join(f"{fmt(r.accuracy, 2)} (L = {int(r.lag)})" for r in gradient.itertuples())})
+    return {"regimes": [r.replace("_", " ") for r in regimes], "rows": rows, "first_regime": regimes[0].replace("_", " "),
+            "seeds": str(int(summary["seeds"].max())), "T": _int(runs["T"].iloc[0]),
+            "chance": fmt(summary["chance"].iloc[0], 2), "learned": str(lag_analysis.LEARNED_MEAN),
+            "confidence": fmt(100 * lag_analysis.CONFIDENCE, 2), "diverged": str(int(summary["diverged"].sum())),
+            "lrs": ", ".join(fmt(v, 2) for v in sorted(runs["lr"].unique()))}
+
+
 def learning(training: pd.DataFrame) -> dict:
-    """Learnable lag and loss curves: per setting, final accuracy by lag; per task, final loss by setting."""
+    """Loss curves: per task, final held-out loss by setting against the memoryless baseline."""
     out = {}
     runs = final_rows(training).copy()
-    if "regime" not in runs:
-        runs["regime"] = "online, equal data"
-    runs["regime"] = runs["regime"].fillna("—").astype(str)
-    lag = runs[runs["task"].eq("delayed_recall")]
-    if len(lag):
-        keys = ["regime", "method", "k1", "k2"]
-        mean = lag.fillna({"accuracy": 0.0}).groupby(keys + ["lag"], dropna=False)["accuracy"].mean()
-        rows = []
-        for (regime, method, k1, k2), line in mean.groupby(level=[0, 1, 2, 3], dropna=False):
-            values = line.droplevel([0, 1, 2, 3])
-            learned = [int(L) for L, v in values.items() if v >= claims.LEARNED]
-            rows.append({"regime": regime, "setting": _setting(method, k1, k2),
-                         "largest": str(max(learned)) if learned else "none",
-                         "by_lag": ", ".join(f"{fmt(v, 2)} (L = {int(L)})" for L, v in values.items())})
-        out["lag"] = {"rows": rows, "seeds": str(lag["seed"].nunique()), "T": _int(lag["T"].iloc[0]),
-                      "learned": str(claims.LEARNED), "diverged": str(int(lag["status"].ne("ok").sum()))}
     curves = []
-    for task, rows_task in runs[runs["task"].ne("delayed_recall")].groupby("task"):
+    for task, rows_task in runs.groupby("task"):
         mean = rows_task.groupby(["method", "k1", "k2"], dropna=False)[["loss", "wall_s"]].mean()
         baseline = rows_task["baseline_loss"].iloc[0]
         for (method, k1, k2), r in mean.iterrows():
@@ -237,6 +258,7 @@ SECTIONS = {  # numbers.json key -> (table, function)
     "cells": ("benchmarks", cells),
     "scaling": ("benchmarks", scaling),
     "truncation": ("benchmarks", truncation_grid),
+    "learnable_lag": ("learnable_lag", learnable_lag),
     "learning": ("training", learning),
     "gradient_bias": ("gradient_bias", gradient_bias),
     "gradient_decay": ("gradient_decay", decay),

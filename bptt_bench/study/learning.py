@@ -38,6 +38,18 @@ def _settings(settings):
     return [tuple(setting) for setting in settings]
 
 
+def _per_cell(block: dict) -> list[tuple[str, dict]]:
+    """(part-name prefix, the block's kwargs for one cell) per cell in block['cells']
+    (default: the Elman cell alone, whose parts keep their names without a prefix).
+    forget_bias goes to the LSTM only."""
+    kwargs = {k: v for k, v in block.items() if k not in ("cells", "forget_bias")}
+    return [
+        ("" if cell == "rnn_tanh" else f"{cell}_",
+         kwargs | {"cell": cell} | ({"forget_bias": block["forget_bias"]} if cell == "lstm" and "forget_bias" in block else {}))
+        for cell in block.get("cells", ["rnn_tanh"])
+    ]
+
+
 def _setting_name(method, k1, k2) -> str:
     """A part name for a setting: 'bptt', 'tbptt_4_8', 'readout_only_4'."""
     return "_".join([method] + [str(k) for k in (k1, k2) if k is not None])
@@ -68,7 +80,8 @@ def parts(config: dict) -> dict[str, dict[str, dict]]:
             for task, task_params in curves["tasks"].items() for seed in curves["seeds"]
         },
         "gradient_bias": {
-            impl: {k: v for k, v in bias.items() if k != "impls"} | {"impl": impl} for impl in bias["impls"]
+            f"{prefix}{impl}": {k: v for k, v in kwargs.items() if k != "impls"} | {"impl": impl}
+            for prefix, kwargs in _per_cell(bias) for impl in bias["impls"]
         },
         "gradient_decay": {"all": decay},
     }

@@ -124,7 +124,7 @@ rule frontier_errors:
         T=FRONTIER_T,
         sizes=BENCHMARK_SIZES,
         settings=[
-            dict(zip(("method", "k1", "k2", "segment"), setting))
+            dict(zip(("method", "k1", "k2", "segment", "cell"), setting))
             for setting in FRONTIER_SETTINGS
         ],
     script:

@@ -66,7 +66,7 @@ BENCHMARK_SIZES = {key: config["benchmark"][key] for key in ("B", "H", "D", "O")
 FRONTIER_T = frontier_T(CELLS.values())
 FRONTIER_SETTINGS = sorted(
     {
-        (spec.method, spec.k1, spec.k2, spec.segment)
+        (spec.method, spec.k1, spec.k2, spec.segment, spec.cell)
         for spec in CELLS.values()
         if spec.T == FRONTIER_T
         and all(getattr(spec, k) == v for k, v in BENCHMARK_SIZES.items())

@@ -7,6 +7,7 @@ PAPER_FIGURES = ["echo", "derivative_free", "truncated_norms"]
 STUDY_TABLES = {
     "benchmarks": "results/tables/benchmarks.parquet",
     "training": "results/tables/training.csv",
+    "learnable_lag": "results/tables/learnable_lag.csv",
     "gradient_bias": "results/tables/gradient_bias.csv",
     "gradient_decay": "results/tables/gradient_decay.csv",
 } | {name: f"results/tables/{name}.csv" for name in PAPER_EXPERIMENTS}
