@@ -19,6 +19,7 @@ rule all:
         "results/tables/benchmarks.csv",
         "results/tables/benchmarks.parquet",
         BENCHMARK_FIGURES,
+        FRONTIER_FIGURES,
         expand("results/tables/{table}.csv", table=LEARNING_TABLES),
         expand(
             "results/figures/{figure}.{ext}",

@@ -64,6 +64,16 @@ def test_study_settings_are_the_lines_of_the_study():
     assert settings.study_settings(cells, learning_parts) == ["BPTT", "TBPTT(3, 3)", "TBPTT(4, 4)"]
 
 
+def test_checkpointed_at_sqrt_T_is_one_setting_and_other_spacings_are_not_lines():
+    cells = [dict(method="bptt", k1=None, k2=None, segment=None, T=T) for T in (64, 256)]
+    cells += [dict(method="checkpointed", k1=None, k2=None, segment=c, T=T) for T, c in ((64, 8), (256, 16))]
+    cells += [dict(method="checkpointed", k1=None, k2=None, segment=c, T=256) for c in (4, 64)]  # spacing grid
+    assert settings.study_settings(cells, {}) == ["BPTT", settings.SQRT_SEGMENT]
+    assert settings.scaling_label(1000, "checkpointed", segment=32) == settings.SQRT_SEGMENT  # ceil(31.6)
+    assert settings.scaling_label(1000, "checkpointed", segment=31) == "checkpointed BPTT(c=31)"
+    assert settings.scaling_label(64, "checkpointed", segment=8, cell="lstm") == "LSTM " + settings.SQRT_SEGMENT
+
+
 def _default_style() -> SettingStyle:
     config = yaml.safe_load(open("config/config.yaml"))
     check_config(config)
@@ -163,6 +173,41 @@ def test_blocks_are_selected_by_grid_name_when_rows_carry_it():
         T == 1024 and len(tbptt.drop_duplicates(["k1", "k2"])) == 9 and len(tbptt) == 9 + 9 + 8
     )  # jax lacks (4, 64); torch (64, 64) is oom
     assert set(block.loc[block["method"] == "bptt", "impl"]) == {"numpy", "torch", "jax"}
+
+
+def _checkpointed_table() -> pd.DataFrame:
+    rows = []
+    for impl in ("numpy", "torch"):
+        for T, c in ((64, 8), (1024, 32), (4096, 64)):
+            rows.append(_bench_row(impl, "bptt", T, time=1.0, rss=1000.0, native=800.0, model=400.0, grid="scaling"))
+            rows.append(_bench_row(impl, "checkpointed", T, segment=c, time=1.25, rss=100.0, native=200.0,
+                                   model=20.0, grid="checkpointed" + (",spacing" if T == 4096 else "")))
+        rows.append(_bench_row(impl, "checkpointed", 4096, segment=16, grid="spacing"))
+        rows.append(_bench_row(impl, "checkpointed", 512, segment=23, grid="checkpointed"))  # T not in scaling
+    rows[0] |= dict(status="oom")  # numpy BPTT at T=64
+    return pd.DataFrame(rows).assign(segment=lambda t: t["segment"].astype(float))
+
+
+def test_scaling_block_draws_checkpointed_at_sqrt_T_as_one_setting():
+    block = bench.scaling_block(_checkpointed_table())
+    assert settings.table_order(block) == ["BPTT", settings.SQRT_SEGMENT]
+    sqrt = block[block["setting"] == settings.SQRT_SEGMENT]
+    assert sorted(set(zip(sqrt["T"], sqrt["segment"]))) == [(64, 8), (1024, 32), (4096, 64)]
+    old = bench.scaling_block(_checkpointed_table().drop(columns="grid"))  # tables without `grid`
+    assert set(old.loc[old["method"] == "checkpointed", "T"]) == {64, 512, 1024, 4096}
+
+
+def test_checkpoint_costs_are_exact_at_the_issue_T_or_every_T_measured():
+    costs = bench.checkpoint_costs(bench.scaling_block(_checkpointed_table()))
+    assert list(zip(costs["T"], costs["impl"])) == [(1024, "numpy"), (1024, "torch"), (4096, "numpy"), (4096, "torch")]
+    assert np.allclose(costs["memory_saved"], 0.9) and np.allclose(costs["native_saved"], 0.75)
+    assert np.allclose(costs["model_saved"], 0.95) and np.allclose(costs["time_added"], 0.25)
+    small = bench.checkpoint_costs(bench.scaling_block(_checkpointed_table()), Ts=(1000,))
+    assert list(zip(small["T"], small["impl"])) == [(64, "torch"), (1024, "numpy"), (1024, "torch"),
+                                                   (4096, "numpy"), (4096, "torch")]  # numpy BPTT at 64 is oom
+    entry = bench_figures._checkpointing(bench.scaling_block(_checkpointed_table()))["checkpointing"]
+    assert entry["table"]["rows"][0][3:] == ["90%", "75%", "95%", "+25%"] and "Gruslys" in entry["says"]
+    assert "Figure: time_vs_T.png, memory_vs_T.png" in findings_page({"checkpointing": entry})
 
 
 def test_growth_spread_and_ranges_are_exact():

@@ -204,14 +204,19 @@ def test_smoke_study_tables_and_figures(smoke_run):
     assert (ok["time_median_s"] > 0).all() and (ok["peak_fraction"] > 0).all() and (ok["n_repeats"] == 3).all()
     assert ok["commit"].str.len().gt(6).all() and ok["cpu_model"].str.len().gt(0).all()
     figures = ["time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction",
-               "learnable_lag", "loss_curves", "pareto", "gradient_bias", "gradient_decay"]
+               "learnable_lag", "loss_curves", "pareto", "gradient_bias", "gradient_decay", "frontier"]
     for name in figures:
         for ext in ("png", "pdf"):
             assert (workdir / f"results/figures/{name}.{ext}").stat().st_size > 1000
     for name in ("learnable_lag", "training", "gradient_bias", "gradient_decay"):
         learning = pd.read_csv(workdir / f"results/tables/{name}.csv")
         assert list(learning.columns) == getattr(tables, f"{name.upper()}_COLUMNS") and len(learning)
-    assert "Findings" in (workdir / "results/findings.html").read_text()
+    findings = (workdir / "results/findings.html").read_text()
+    assert "Findings" in findings and 'id="checkpointing"' in findings and 'id="frontier"' in findings
+    errors = pd.read_csv(workdir / "results/tables/frontier_errors.csv")  # computed, not assumed
+    assert set(errors["method"]) == {"bptt", "checkpointed", "tbptt"} and (errors["T"] == 64).all()
+    assert (errors.loc[errors["method"] == "checkpointed", "relative_error"] < 1e-12).all()
+    assert (errors.loc[errors["method"] == "tbptt", "relative_error"] > 1e-3).all()
 
 
 @pytest.mark.workflow
@@ -267,7 +272,7 @@ def test_report_bundles_figures_and_tables(smoke_run):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "never awaited" not in done.stdout + done.stderr  # Snakemake's own warning, silenced in common.smk
     text = report.read_text()
-    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "benchmarks.csv", "findings.html",
+    assert all(name in text for name in ("time_vs_T.png", "pareto.png", "frontier.png", "benchmarks.csv", "findings.html",
                                          "benchmarks.html", "training.html", "Start here"))
 
 

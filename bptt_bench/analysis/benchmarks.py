@@ -53,12 +53,25 @@ def in_grid(rows: pd.DataFrame, name: str) -> pd.Series:
     return rows["grid"].fillna("").map(lambda names: name in re.split(r"[,;|\s]+", names))
 
 
+def _sqrt_relabelled(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with checkpointed BPTT at c = ceil(sqrt(T)) labelled settings.SQRT_SEGMENT (one setting across T)."""
+    if rows.empty:
+        return rows
+    fields = {name: rows[name] if name in rows else [None] * len(rows) for name in settings.FIELDS}
+    names = [settings.scaling_label(T, *f) for T, *f in zip(rows["T"], *fields.values())]
+    return rows.assign(setting=names)
+
+
 def scaling_block(table: pd.DataFrame) -> pd.DataFrame:
-    """Cells of the scaling grid and the gated cells' grid (or, without a `grid` column, of settings
-    measured at >= 2 T)."""
-    rows = cells(table)
+    """Cells of the scaling grid and the gated cells' grid, plus checkpointed BPTT at c = ceil(sqrt(T)) at
+    the scaling grid's T (labelled settings.SQRT_SEGMENT); without a `grid` column, the settings measured
+    at >= 2 T."""
+    rows = _sqrt_relabelled(cells(table))
     if "grid" in rows:
-        rows = rows[in_grid(rows, SCALING) | in_grid(rows, CELLS_GRID)]
+        scaling = in_grid(rows, SCALING)
+        sqrt = (rows["setting"].str.contains(settings.SQRT_SEGMENT, regex=False)
+                & rows["T"].isin(set(rows.loc[scaling, "T"])))
+        rows = rows[scaling | in_grid(rows, CELLS_GRID) | sqrt]
     else:
         n_T = rows.groupby("setting")["T"].nunique()
         rows = rows[rows["setting"].isin(n_T.index[n_T >= 2])]
@@ -238,6 +251,55 @@ def cpu_flagged(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["ok"] & (ratio > CPU_PER_WALL_LIMIT * rows["threads"])]
 
 
+# Literature figures checkpointed BPTT is set beside (/work/shared/LITERATURE.md).
+CHEN_2016 = "Chen et al. 2016: O(√T) memory for one extra forward pass"
+GRUSLYS_2016 = "Gruslys et al. 2016: at T = 1000, 95% of BPTT's memory saved for +33% time"
+CHECKPOINT_T = (1024, 4096)  # the T the issue checks the claims at
+
+
+def checkpoint_costs(rows: pd.DataFrame, Ts=CHECKPOINT_T) -> pd.DataFrame:
+    """Checkpointed BPTT at c = ceil(sqrt(T)) against BPTT, per framework and T where both are ok.
+
+    rows: a scaling block (settings.SQRT_SEGMENT labels). Ts: the T to keep; where none of them was
+    measured with both, every T that was. Columns: impl, T, segment, memory_saved (1 - its peak RSS /
+    BPTT's), native_saved (same, framework-native peak), model_saved (same, analytic model),
+    time_added (its time / BPTT's - 1).
+    """
+    ok = rows[rows["ok"]]
+    bptt = ok[ok["method"] == "bptt"].set_index(["impl", "T"])
+    sqrt = ok[ok["setting"].str.contains(settings.SQRT_SEGMENT, regex=False)].set_index(["impl", "T"])
+    both = sqrt.merge(bptt, left_index=True, right_index=True, suffixes=("", "_bptt")).reset_index()
+    if both["T"].isin(Ts).any():
+        both = both[both["T"].isin(Ts)]
+
+    def saved(column):
+        return 1 - both[column] / both[f"{column}_bptt"]
+
+    table = pd.DataFrame(
+        {
+            "impl": both["impl"],
+            "T": both["T"].astype(int),
+            "segment": both["segment"].astype(int),
+            "memory_saved": saved(SHARED_MEMORY),
+            "native_saved": saved(NATIVE_MEMORY),
+            "model_saved": saved(MODEL_MEMORY),
+            "time_added": both["time_median_s"] / both["time_median_s_bptt"] - 1,
+        }
+    )
+    return table.sort_values(["T", "impl"]).reset_index(drop=True)
+
+
+def frontier_T(records) -> int | None:
+    """The T with the most distinct checkpoint spacings c among checkpointed records (rows or specs with
+    method, T, segment): the spacing grid's T; ties go to the longest T; None without checkpointed records."""
+    spacings: dict[int, set] = {}
+    for record in records:
+        get = record.get if isinstance(record, dict) else lambda name: getattr(record, name)
+        if get("method") == "checkpointed":
+            spacings.setdefault(int(get("T")), set()).add(int(get("segment")))
+    return max(spacings, key=lambda T: (len(spacings[T]), T)) if spacings else None
+
+
 def apart_by_device(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows with a non-CPU cell's framework named with its device ('torch on cuda'), so that
     figures faceted by framework draw CPU and GPU rows in separate panels; CPU rows unchanged."""
@@ -247,13 +309,13 @@ def apart_by_device(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(impl=rows["impl"].where(~on_gpu, rows["impl"] + " on " + rows["device"].astype(str)))
 
 
-SAME_CELL = ["device", "method", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype"]
+SAME_CELL = ["device", "cell", "method", "mode", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype"]
 
 
 def cudnn_speedup(rows: pd.DataFrame) -> pd.DataFrame:
     """On each GPU cell measured ok by both: the step loop's median time (`torch`) over cuDNN's
     fused RNN's (`torch_nn`), i.e. how many times faster cuDNN is. Columns SAME_CELL + speedup."""
-    ok = rows[(rows["status"] == "ok") & (rows.get("device", "cpu") != "cpu")]
+    ok = rows[(rows["status"] == "ok") & (rows["device"] != "cpu")] if "device" in rows else rows.iloc[:0]
     times = [ok[ok["impl"] == impl].set_index(SAME_CELL)["time_median_s"].rename(impl) for impl in ("torch", "torch_nn")]
     both = pd.concat(times, axis=1, join="inner")
     return both.assign(speedup=both["torch"] / both["torch_nn"]).reset_index()

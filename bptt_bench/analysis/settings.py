@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from implementations.contract import default_segment
+
 METHOD_ORDER = ("bptt", "checkpointed", "tbptt")  # full gradient first, then cheaper exact, then truncated
 CELL_ORDER = ("rnn_tanh", "lstm", "gru")  # recurrent cells; the Elman cell's settings carry no prefix
 
@@ -43,6 +45,17 @@ def label(method: str, k1=None, k2=None, segment=None, cell=None) -> str:
     return f"{gated.upper()} {text}" if gated else text
 
 
+SQRT_SEGMENT = "checkpointed BPTT (c = ⌈√T⌉)"  # one setting across T: the spacing grows with T
+
+
+def scaling_label(T, method: str, k1=None, k2=None, segment=None, cell=None) -> str:
+    """`label`, except that checkpointed BPTT at c = ceil(sqrt(T)) is SQRT_SEGMENT at every T (one line
+    across T in the scaling figures)."""
+    if method == "checkpointed" and _integer(segment) == default_segment(int(T)):
+        return label(method, cell=cell).replace("checkpointed BPTT", SQRT_SEGMENT)
+    return label(method, k1, k2, segment, cell)
+
+
 def sort_key(method: str, k1=None, k2=None, segment=None, cell=None) -> tuple:
     """By cell (Elman first), then BPTT, checkpointed by c, TBPTT by (k1, k2), other methods by name."""
     gated = _gated(cell)
@@ -69,12 +82,19 @@ def _fields(record) -> dict:
     return {name: get(name, None) for name in FIELDS}
 
 
-def ordered(records: Iterable) -> list[str]:
-    """Distinct setting labels of `records` (rows, specs, mappings or tuples), in the study's order."""
+def ordered(records: Iterable, names: Iterable[str] | None = None) -> list[str]:
+    """Distinct setting labels of `records` (rows, specs, mappings or tuples), in the study's order.
+
+    names: each record's label where it is not `label` of its fields (e.g. SQRT_SEGMENT).
+    """
+    records = list(records)
+    names = [label(**_fields(r)) for r in records] if names is None else list(names)
     keyed = {}
-    for record in records:
+    for name, record in zip(names, records):
         fields = _fields(record)
-        keyed.setdefault(label(**fields), sort_key(**fields))
+        if SQRT_SEGMENT in name:
+            fields["segment"] = None  # one place for every T's c
+        keyed.setdefault(name, sort_key(**fields))
     return sorted(keyed, key=keyed.get)
 
 
@@ -85,27 +105,32 @@ def labelled(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_order(table: pd.DataFrame) -> list[str]:
-    """Setting labels present in a table, in the study's order."""
-    return ordered(table[[c for c in FIELDS if c in table]].to_dict("records"))
+    """Setting labels present in a table (its `setting` column where it has one), in the study's order."""
+    records = table[[c for c in FIELDS if c in table]].to_dict("records")
+    return ordered(records, table["setting"] if "setting" in table else None)
 
 
 def study_settings(cell_specs: Iterable, learning_parts: Mapping) -> list[str]:
     """The settings a study draws as lines or points, in order: those of benchmark cells measured at two or
-    more T (the heatmaps' k1 x k2 grid has no setting colours) and those of the learning runs.
+    more T (the heatmaps' k1 x k2 grid has no setting colours; checkpointed BPTT at c = ceil(sqrt(T)) is
+    one setting, SQRT_SEGMENT) and those of the learning runs.
 
     cell_specs: objects or mappings with method, k1, k2, T; learning_parts: experiment -> part -> keyword
     arguments (bptt_bench.study.learning.parts), whose `settings` are (method, k1, k2) tuples or mappings.
     """
     lengths: dict[str, set] = {}
-    records = []
+    records, names = [], []
     for spec in cell_specs:
-        fields = _fields(spec)
         T = spec["T"] if isinstance(spec, Mapping) else spec.T
-        lengths.setdefault(label(**fields), set()).add(T)
+        name = scaling_label(T, **_fields(spec))
+        lengths.setdefault(name, set()).add(T)
         records.append(spec)
-    records = [r for r in records if len(lengths[label(**_fields(r))]) >= 2]
+        names.append(name)
+    kept = [(r, n) for r, n in zip(records, names) if len(lengths[n]) >= 2]
     for experiment_parts in learning_parts.values():
         for kwargs in experiment_parts.values():
             # the readout-only control is drawn grey, as the floor, never in a setting's colour
-            records += [s for s in kwargs.get("settings", ()) if _fields(s)["method"] != "readout_only"]
-    return ordered(records)
+            for setting in kwargs.get("settings", ()):
+                if _fields(setting)["method"] != "readout_only":
+                    kept.append((setting, label(**_fields(setting))))
+    return ordered([r for r, _ in kept], [n for _, n in kept])

@@ -18,7 +18,7 @@ import numpy as np
 import implementations
 from bptt_bench import tasks
 from bptt_bench.experiments.training import online_sgd
-from bptt_bench.problems import init_params
+from bptt_bench.problems import init_params, random_problem
 from implementations.contract import check_positive_int
 
 TRUNCATIONS = tuple((k1, k2) for k1 in (1, 4, 16) for k2 in (1, 2, 4, 8, 16, 32))
@@ -27,6 +27,44 @@ TRUNCATIONS = tuple((k1, k2) for k1 in (1, 4, 16) for k2 in (1, 2, 4, 8, 16, 32)
 def flatten(grads: dict) -> np.ndarray:
     """All parameters' gradients as one float64 vector, in sorted name order."""
     return np.concatenate([np.asarray(grads[name], np.float64).ravel() for name in sorted(grads)])
+
+
+def agreement(full: np.ndarray, other: np.ndarray) -> dict:
+    """Cosine similarity and relative error ||other - full|| / ||full|| of two flattened gradients."""
+    tiny = np.finfo(np.float64).tiny
+    norm_full, norm_other = np.linalg.norm(full), np.linalg.norm(other)
+    return dict(
+        cosine=float(full @ other / max(norm_full * norm_other, tiny)),
+        relative_error=float(np.linalg.norm(other - full) / max(norm_full, tiny)),
+    )
+
+
+def errors_against_bptt(
+    settings, T: int, B: int, D: int, H: int, O: int, impl: str = "numpy", dtype: str = "float64", seed: int = 0
+) -> list[dict]:
+    """Each setting's gradient against BPTT's on the benchmark cells' random problem (problems.random_problem,
+    'ce', same seed): rows of method, k1, k2, segment, cell, cosine, relative_error, T, B, D, H, O, impl, dtype.
+
+    settings: mappings with method ('bptt', 'tbptt', 'checkpointed'), k1, k2, segment and optionally cell
+    (default the Elman cell). Checkpointed BPTT is
+    computed, not assumed exact: its error is what rounding leaves.
+    """
+    implementation = implementations.load(impl)
+    problems, rows = {}, []  # per recurrent cell: its problem and BPTT's gradient there
+    for setting in settings:
+        method, k1, k2, segment = (setting.get(name) for name in ("method", "k1", "k2", "segment"))
+        cell = setting.get("cell") or "rnn_tanh"
+        if cell not in problems:
+            params, x, y, mask = random_problem(T, B, D, H, O, dtype, seed=seed, cell=cell)
+            _, grads = implementation.loss_and_grad(params, x, y, mask, method="bptt", cell=cell)
+            problems[cell] = (params, x, y, mask), flatten(grads)
+        (params, x, y, mask), full = problems[cell]
+        _, grads = implementation.loss_and_grad(params, x, y, mask, method, "ce", k1, k2, segment, cell=cell)
+        rows.append(
+            dict(method=method, k1=k1, k2=k2, segment=segment, cell=cell, **agreement(full, flatten(grads)),
+                 T=T, B=B, D=D, H=H, O=O, impl=impl, dtype=str(np.dtype(dtype)))
+        )
+    return rows
 
 
 def gradient_bias(
@@ -70,7 +108,6 @@ def gradient_bias(
     batches = [tasks.make(task, B, batch_rng, dtype, **task_params) for _ in range(n_batches)]
 
     rows = []
-    tiny = np.finfo(np.float64).tiny
     for state, (theta, sequences_seen) in states.items():
         for batch, (x, y, mask) in enumerate(batches):
             _, grads = implementation.loss_and_grad(theta, x, y, mask, method="bptt", loss=spec.loss, cell=cell)
@@ -78,7 +115,6 @@ def gradient_bias(
             for k1, k2 in truncations:
                 _, grads = implementation.loss_and_grad(theta, x, y, mask, "tbptt", spec.loss, k1, k2, cell=cell)
                 truncated = flatten(grads)
-                norm_full, norm_truncated = np.linalg.norm(full), np.linalg.norm(truncated)
                 rows.append(
                     dict(
                         impl=impl,
@@ -90,10 +126,9 @@ def gradient_bias(
                         k1=k1,
                         k2=k2,
                         batch=batch,
-                        cosine=float(full @ truncated / max(norm_full * norm_truncated, tiny)),
-                        relative_error=float(np.linalg.norm(truncated - full) / max(norm_full, tiny)),
-                        bptt_grad_norm=float(norm_full),
-                        tbptt_grad_norm=float(norm_truncated),
+                        **agreement(full, truncated),
+                        bptt_grad_norm=float(np.linalg.norm(full)),
+                        tbptt_grad_norm=float(np.linalg.norm(truncated)),
                         lag=spec.lag,
                         T=spec.T,
                         B=B,

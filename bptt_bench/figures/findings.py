@@ -2,7 +2,8 @@
 
 A summary entry (figures.benchmarks.summarize, figures.learning.summarize_*) is a dict with
 'title', 'says' (a sentence), 'table' ({'columns': [...], 'rows': [[text, ...]]}) and
-'notes' (sentences); this module only lays them out.
+'notes' (sentences), and optionally 'figure' (the files it describes; default '<name>.png'); this
+module only lays them out.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def findings_page(summaries: dict[str, dict]) -> str:
             f"<p>{html.escape(entry['says'])}</p>"
             + (_table(table["columns"], table["rows"]) if table.get("rows") else "<p>(no rows)</p>")
             + notes
-            + f'<p class="figure">Figure: {html.escape(name)}.png</p></section>'
+            + f'<p class="figure">Figure: {html.escape(entry.get("figure", f"{name}.png"))}</p></section>'
         )
     return _page(
         "Findings of this run",

@@ -22,7 +22,7 @@ import pandas as pd
 
 from bptt_bench import tables
 
-KEY = ["impl", "method", "T", "k1", "k2", "B", "H", "D", "O", "dtype", "threads", "seed"]
+KEY = ["impl", "cell", "method", "mode", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "seed"]
 WALL_CLOCK = {"wall_s"}  # learning tables: the only column that may differ between runs
 problems: list[str] = []
 

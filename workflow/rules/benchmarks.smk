@@ -118,7 +118,51 @@ rule benchmark_figures:
     conda:
         "../envs/bptt-bench.yaml"
     params:
-        sizes={key: config["benchmark"][key] for key in ("B", "H", "D", "O")},
+        sizes=BENCHMARK_SIZES,
         settings=SETTINGS,
     script:
         "../scripts/benchmark_figures.py"
+
+
+# Untimed (one core, like the learning parts): each frontier setting's gradient error against BPTT.
+rule frontier_errors:
+    output:
+        "results/tables/frontier_errors.csv",
+    log:
+        "logs/frontier_errors.log",
+    conda:
+        "../envs/bptt-bench.yaml"
+    threads: 1
+    params:
+        T=FRONTIER_T,
+        sizes=BENCHMARK_SIZES,
+        settings=[
+            dict(zip(("method", "k1", "k2", "segment", "cell"), setting))
+            for setting in FRONTIER_SETTINGS
+        ],
+    script:
+        "../scripts/frontier_errors.py"
+
+
+rule frontier_figure:
+    input:
+        benchmarks="results/tables/benchmarks.parquet",
+        errors="results/tables/frontier_errors.csv",
+    output:
+        png=report(
+            "results/figures/frontier.png",
+            caption="../report/frontier.rst",
+            category="Benchmarks",
+        ),
+        pdf="results/figures/frontier.pdf",
+        summary="results/figures/frontier_summary.json",
+    log:
+        "logs/frontier_figure.log",
+    conda:
+        "../envs/bptt-bench.yaml"
+    params:
+        T=FRONTIER_T,
+        sizes=BENCHMARK_SIZES,
+        settings=SETTINGS,
+    script:
+        "../scripts/frontier_figure.py"

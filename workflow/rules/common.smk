@@ -5,6 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
+from bptt_bench.analysis.benchmarks import frontier_T
 from bptt_bench.analysis.settings import study_settings
 from bptt_bench.measure.cell import KILL_GRACE_S
 from bptt_bench.study.config import check_config
@@ -58,6 +59,22 @@ BENCHMARK_FIGURES = expand(
     "results/figures/{figure}.{ext}",
     figure=["time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction"],
     ext=["png", "pdf"],
+)
+
+# The memory-time frontier: every benchmark-sized setting at the T with the most checkpoint spacings.
+BENCHMARK_SIZES = {key: config["benchmark"][key] for key in ("B", "H", "D", "O")}
+FRONTIER_T = frontier_T(CELLS.values())
+FRONTIER_SETTINGS = sorted(
+    {
+        (spec.method, spec.k1, spec.k2, spec.segment, spec.cell)
+        for spec in CELLS.values()
+        if spec.T == FRONTIER_T
+        and all(getattr(spec, k) == v for k, v in BENCHMARK_SIZES.items())
+    },
+    key=str,
+)
+FRONTIER_FIGURES = (
+    expand("results/figures/frontier.{ext}", ext=["png", "pdf"]) if FRONTIER_T else []
 )
 
 LEARNING_FIGURES = [

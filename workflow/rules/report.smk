@@ -3,6 +3,8 @@ rule findings:
     input:
         "results/figures/benchmarks_summary.json",
         "results/figures/learning_summary.json",
+        # the frontier's entry where the study has checkpoint spacings
+        ["results/figures/frontier_summary.json"] if FRONTIER_T else [],
     output:
         report(
             "results/findings.html",
