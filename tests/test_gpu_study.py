@@ -108,7 +108,7 @@ def test_device_memory_errors_are_oom(name, message, oom):
 
 
 def test_gpu_rows_apart_and_cudnn_speedup():
-    base = dict(method="bptt", T=64, k1=None, k2=None, segment=None, B=2, H=4, D=2, O=2, dtype="float32", status="ok")
+    base = dict(cell="rnn_tanh", mode="training", method="bptt", T=64, k1=None, k2=None, segment=None, B=2, H=4, D=2, O=2, dtype="float32", status="ok")
     rows = pd.DataFrame([{**base, "impl": "torch", "device": "cuda", "time_median_s": 6.0},
                          {**base, "impl": "torch_nn", "device": "cuda", "time_median_s": 2.0},
                          {**base, "impl": "torch", "device": "cpu", "time_median_s": 9.0},
