@@ -49,11 +49,12 @@ def bullets(
     ):
         g = growth[growth["measure"] == measure]
         if len(g):
-            model = growth[growth["measure"] == bench.MODEL_MEMORY].set_index("impl")["ratio"]
+            model = growth[growth["measure"] == bench.MODEL_MEMORY].set_index(["setting", "impl"])["ratio"].to_dict()
             out.append(
                 f"- **Memory ({words})**: BPTT grows "
                 + ", ".join(
-                    f"×{r.ratio:.3g} ({r.impl}, T={r.T_low}→{r.T_high}; model ×{model.get(r.impl, float('nan')):.3g})"
+                    f"×{r.ratio:.3g} ({r.setting}, {r.impl}, T={r.T_low}→{r.T_high}; "
+                    f"model ×{model.get((r.setting, r.impl), float('nan')):.3g})"
                     for r in g.itertuples()
                 )
                 + "."

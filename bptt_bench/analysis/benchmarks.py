@@ -158,9 +158,11 @@ def growth(rows: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def memory_growth(rows: pd.DataFrame) -> pd.DataFrame:
-    """BPTT's memory from the smallest to the largest T of its ok cells, per framework and measure.
+    """BPTT's memory from the smallest to the largest T of its ok cells, per setting (one per
+    recurrent cell), framework and measure.
 
-    Columns: impl, measure (SHARED_MEMORY, NATIVE_MEMORY or MODEL_MEMORY), T_low, T_high, low, high, ratio (bytes).
+    Columns: setting, impl, measure (SHARED_MEMORY, NATIVE_MEMORY or MODEL_MEMORY), T_low, T_high, low, high,
+    ratio (bytes).
     The model's span is taken over the same T as the measured one.
     """
     bptt = rows[(rows["method"] == "bptt") & rows["ok"]]
@@ -168,7 +170,8 @@ def memory_growth(rows: pd.DataFrame) -> pd.DataFrame:
     for measure in (SHARED_MEMORY, NATIVE_MEMORY, MODEL_MEMORY):
         parts.append(growth(bptt[bptt[measure] > 0], measure).assign(measure=measure))
     table = pd.concat(parts, ignore_index=True)
-    return table[["impl", "measure", "T_low", "T_high", "low", "high", "ratio"]]
+    table = table[table["T_high"] > table["T_low"]]  # a setting measured at one T has no growth
+    return table[["setting", "impl", "measure", "T_low", "T_high", "low", "high", "ratio"]].reset_index(drop=True)
 
 
 def flat_spread(rows: pd.DataFrame, column: str) -> pd.DataFrame:

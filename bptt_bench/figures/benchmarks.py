@@ -462,13 +462,11 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
     time_table = times.map(_g3).mask(times.isna() & status.notna(), status).fillna("not run").reset_index()
     memory = analysis.memory_growth(rows)
     model = memory[memory["measure"] == MODEL_MEMORY]
+    model_ratios = model.set_index(["setting", "impl"])["ratio"].to_dict()
     measured = memory[memory["measure"] != MODEL_MEMORY].assign(
-        model_ratio=lambda m: m.apply(
-            lambda r: (
-                model.set_index("impl").loc[r["impl"], "ratio"] if r["impl"] in set(model["impl"]) else np.nan
-            ),
-            axis=1,
-        ),
+        model_ratio=lambda m: [
+            model_ratios.get((setting, impl), np.nan) for setting, impl in zip(m["setting"], m["impl"])
+        ],
         what=lambda m: [
             SHARED_LABEL if c == SHARED_MEMORY else f"native: {native_memory_label(i)}"
             for c, i in zip(m["measure"], m["impl"])
@@ -511,6 +509,7 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
             "table": _records(
                 measured,
                 {
+                    "setting": str,
                     "impl": str,
                     "what": str,
                     "T_low": str,
