@@ -34,7 +34,7 @@ def check(condition: bool, message: str) -> None:
 
 def benchmark_rows(run: Path) -> pd.DataFrame:
     table = pd.read_csv(run / "results/tables/benchmarks.csv")
-    check(list(table.columns) == tables.BENCHMARK_COLUMNS, f"{run.name}: benchmark columns differ from the schema")
+    check(list(table.columns) == tables.BENCHMARK_TABLE_COLUMNS, f"{run.name}: benchmark columns differ from the schema")
     table["reason_shape"] = table["reason"].fillna("").map(lambda reason: re.sub(r"\d+(\.\d+)?(e-?\d+)?", "#", reason))
     return table.set_index(KEY).sort_index()
 
