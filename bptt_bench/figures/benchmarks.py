@@ -23,7 +23,7 @@ from bptt_bench.analysis import benchmarks as analysis
 from bptt_bench.analysis import settings
 from bptt_bench.analysis.benchmarks import MODEL_MEMORY, NATIVE_MEMORY, SHARED_MEMORY
 from bptt_bench.figures import save_figure, style
-from bptt_bench.figures.style import REFERENCE, SettingStyle, impl_order, native_memory_label
+from bptt_bench.figures.style import REFERENCE, SettingStyle, impl_order, legend, native_memory_label
 
 MIB = 2**20
 SHARED_LABEL = "peak RSS above the process baseline"
@@ -92,17 +92,6 @@ def _panel_title(ax, impl: str, panel: pd.DataFrame, drawn: list[str], extra: st
     ax.set_title("\n".join([impl] + [n for n in notes if n]), fontsize=10)
 
 
-def _legend(fig, handles: list, title: str = "setting") -> None:
-    fig.legend(
-        handles=handles,
-        title=title,
-        loc="outside lower center",
-        ncols=min(len(handles), 5),
-        fontsize=9,
-        title_fontsize=9,
-    )
-
-
 def _flag(ax, panel: pd.DataFrame, y: str, shift: dict) -> int:
     """Ring the ok 1-thread cells that used more than one core; return how many."""
     flagged = analysis.cpu_flagged(panel)
@@ -163,7 +152,7 @@ def draw_time_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = Non
         f"{BARS.replace('timed repeats', f'{repeats.max():g} timed repeats' if len(repeats) else 'timed repeats')}",
         fontsize=10,
     )
-    _legend(fig, [look.handle(s) for s in drawn] + ([_flag_handle()] if flagged else []))
+    legend(fig, [look.handle(s) for s in drawn] + ([_flag_handle()] if flagged else []))
     return fig
 
 
@@ -230,7 +219,7 @@ def draw_memory_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = N
     for ax in axes[0]:
         ax.set_xlabel("")
     fig.suptitle(f"Peak memory of one timed pass against T — {_config_text(rows)}\n{DODGE_NOTE}", fontsize=10)
-    _legend(
+    legend(
         fig,
         [look.handle(s) for s in drawn]
         + [
@@ -409,7 +398,7 @@ def draw_peak_fraction(table: pd.DataFrame, setting_style: SettingStyle | None =
         f"{DODGE_NOTE}",
         fontsize=10,
     )
-    _legend(
+    legend(
         fig,
         [look.handle(s) for s in drawn]
         + (

@@ -24,7 +24,7 @@ from bptt_bench.analysis import settings
 from bptt_bench.analysis.settings import CELL_ORDER
 from bptt_bench.experiments.training import RUN
 from bptt_bench.figures import save_figure, style
-from bptt_bench.figures.style import PLAIN, REFERENCE, SettingStyle, native_memory_label
+from bptt_bench.figures.style import PLAIN, REFERENCE, SettingStyle, legend, native_memory_label
 
 # Re-exported for older callers; new code imports them from bptt_bench.analysis.learning.
 LEARNED, pareto_points, decay_per_step = (
@@ -65,17 +65,6 @@ def _diverged_handle(n: int, where: str = "at its last finite value") -> Line2D:
 
 def _band_handle(label: str) -> Patch:
     return Patch(facecolor=REFERENCE, alpha=0.3, label=label)
-
-
-def _legend(fig, handles, title="setting") -> None:
-    fig.legend(
-        handles=handles,
-        title=title,
-        loc="outside lower center",
-        ncols=min(len(handles), 5),
-        fontsize=9,
-        title_fontsize=9,
-    )
 
 
 def _diverged_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -172,7 +161,7 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
         (_band_handle("readout only (control): the floor without BPTT")),
         style.reference_handle(f"chance (1/V = {summary['chance'].iloc[0]:.3g})"),
     ]
-    _legend(fig, handles + ([_diverged_handle(n_diverged, "counted as accuracy 0")] if n_diverged else []))
+    legend(fig, handles + ([_diverged_handle(n_diverged, "counted as accuracy 0")] if n_diverged else []))
     return fig
 
 
@@ -321,7 +310,7 @@ def draw_loss_curves(
         [_band_handle(f"range over {seeds} seeds")] if seeds > 1 else []
     )
     handles.append(style.reference_handle("memoryless baseline of the task"))
-    _legend(fig, handles + ([_diverged_handle(n_diverged)] if n_diverged else []))
+    legend(fig, handles + ([_diverged_handle(n_diverged)] if n_diverged else []))
     return fig
 
 
@@ -482,7 +471,7 @@ def draw_pareto(
             + (f"\n(above the plotted range: {'; '.join(off_range)})" if off_range else "")
         ),
     ]
-    _legend(fig, handles)
+    legend(fig, handles)
     return fig
 
 
@@ -624,7 +613,7 @@ def draw_gradient_bias(bias: pd.DataFrame) -> Figure:
         style.reference_handle("k2 = T (TBPTT equals BPTT)"),
         Line2D([], [], color=REFERENCE, linewidth=0.8, label="perfect agreement (1 or 0)"),
     ]
-    _legend(fig, handles, title="line")
+    legend(fig, handles, title="line")
     return fig
 
 
@@ -693,7 +682,7 @@ def draw_gradient_decay(decay: pd.DataFrame) -> Figure:
     )
     handles = [Line2D([], [], color=colours[radius], linewidth=1.6, label=f"{radius:g}") for radius in radii]
     handles += [_band_handle(f"range over {n} seeds")] if n > 1 else []
-    _legend(fig, handles, title=r"spectral radius of $W_{hh}$")
+    legend(fig, handles, title=r"spectral radius of $W_{hh}$")
     return fig
 
 

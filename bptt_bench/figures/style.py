@@ -104,6 +104,18 @@ class SettingStyle:
         return Line2D([], [], color=self.colour(setting), marker=self.marker(setting), label=setting, **line)
 
 
+def legend(fig, handles: list, title: str = "setting") -> None:
+    """The figure's one legend, below the axes: the same placement and type sizes in every figure."""
+    fig.legend(
+        handles=handles,
+        title=title,
+        loc="outside lower center",
+        ncols=min(len(handles), 5),
+        fontsize=9,
+        title_fontsize=9,
+    )
+
+
 def reference_handle(label: str, linestyle: str = ":", **line) -> Line2D:
     return Line2D([], [], color=REFERENCE, linestyle=linestyle, label=label, **line)
 
