@@ -300,7 +300,7 @@ def _recall_data(n, T=12, lag=3, V=3, B=4, dtype="float64"):
 
 
 def _batched(p0, lrs, symbols, lag, **kwargs):
-    """Final parameters of len(lrs) replicas that start from p0 and read the same symbols."""
+    """Final parameters of len(lrs) replicas that start from p0 and read the same symbols (kwargs: train_replicas')."""
     R = len(lrs)
     params = {key: np.stack([value] * R) for key, value in p0.items()}
     points = list(batched.train_replicas(
@@ -310,22 +310,24 @@ def _batched(p0, lrs, symbols, lag, **kwargs):
     return points[-1].params
 
 
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
 @pytest.mark.parametrize("k1,k2", [(4, 6), (5, 3), (None, None)])
 @pytest.mark.parametrize("mode", ["online", "gradient"])
-def test_one_replica_of_the_batched_trainer_is_the_contract(k1, k2, mode):
+def test_one_replica_of_the_batched_trainer_is_the_contract(k1, k2, mode, cell):
     """float64: replica 1 of 3 (each its own lr) follows train_tbptt (online) or SGD on
-    loss_and_grad's gradient (gradient mode), sequence after sequence, to 1e-12."""
+    loss_and_grad's gradient (gradient mode), sequence after sequence, to 1e-12, for every cell
+    (the NumPy implementation's hand-written backward as the reference)."""
     impl, lag, lrs = implementations.load("numpy"), 3, [0.05, 0.3, 1.0]
     batches, symbols = _recall_data(5, lag=lag)
-    p = p0 = init_params(3, 6, 3, "float64", seed=1)
+    p = p0 = init_params(3, 6, 3, "float64", seed=1, cell=cell, forget_bias=1.0 if cell == "lstm" else 0.0)
     for x, y, mask in batches:
         if mode == "online":
-            _, p = impl.train_tbptt(p, x, y, mask, k1=k1 or 12, k2=k2 or 12, lr=lrs[1])
+            _, p = impl.train_tbptt(p, x, y, mask, k1=k1 or 12, k2=k2 or 12, lr=lrs[1], cell=cell)
         else:
-            _, g = impl.loss_and_grad(p, x, y, mask, "tbptt" if k1 else "bptt", k1=k1, k2=k2)
+            _, g = impl.loss_and_grad(p, x, y, mask, "tbptt" if k1 else "bptt", k1=k1, k2=k2, cell=cell)
             p = {key: p[key] - lrs[1] * g[key] for key in p}
     with np.errstate(all="ignore"):
-        final = _batched(p0, lrs, symbols, lag, k1=k1, k2=k2, mode=mode)
+        final = _batched(p0, lrs, symbols, lag, k1=k1, k2=k2, mode=mode, cell=cell)
     assert relative_error(p0["W_hh"], p["W_hh"]) > 1e-3  # training moved the parameters
     for key in p:
         assert relative_error(final[key][1], p[key]) <= 1e-12, key
@@ -347,12 +349,13 @@ def test_gradient_mode_with_k2_at_least_T_is_bptt(k1, k2):
     assert relative_error(truncated["W_hh"][0], bptt["W_hh"][0]) > 1e-6  # a short k2 does change it
 
 
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
 @pytest.mark.parametrize("mode", ["online", "gradient"])
-def test_readout_only_never_changes_the_recurrence(mode):
-    p0 = init_params(3, 6, 3, "float32", seed=3)
+def test_readout_only_never_changes_the_recurrence(mode, cell):
+    p0 = init_params(3, 6, 3, "float32", seed=3, cell=cell)
     _, symbols = _recall_data(4, dtype="float32")
-    final = _batched(p0, [0.1, 1.0], symbols, 3, k1=4, k2=4, mode=mode, readout_only=True)
-    for key in ("W_xh", "W_hh", "b_h"):
+    final = _batched(p0, [0.1, 1.0], symbols, 3, k1=4, k2=4, mode=mode, readout_only=True, cell=cell)
+    for key in set(p0) - {"W_hy", "b_y"}:
         assert (final[key] == p0[key]).all(), key
     assert all(relative_error(final[key][1], p0[key]) > 1e-3 for key in ("W_hy", "b_y"))
 

@@ -11,6 +11,9 @@ before the segment, the state carried from the latest update), SGD with an optio
 global-norm clip. The backward pass is written out as numpy_rnn's (a reverse scan for
 the pre-activation gradients, then one matmul per weight over the whole window): 1.3x
 less CPU than autodiff of the scan, whose weight gradients are one small matmul per step.
+The gated cells (lstm, gru: docs/method.md, PyTorch's gate order) step with
+implementations.jax_rnn's cell functions and take their window gradient by autodiff
+(`_gated_window`); the LSTM's state (h, c) is carried and cut as a pair.
 Two modes:
 
 - 'online': theta <- theta - lr * g_j after each segment (`Implementation.train_tbptt`);
@@ -33,9 +36,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from implementations.contract import CELLS, check_choice
+from implementations.jax_rnn import scan_steps
 from implementations.schedule import bptt_schedule, tbptt_schedule, with_carry_offsets
 
 MODES = ("online", "gradient")
+READOUT = ("W_hy", "b_y")
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,40 @@ def _window(params, state, x, y, mask, window: Window, readout_only: bool):
     return loss, grads, carried
 
 
+def _gated_window(params, state, x, y, mask, window: Window, readout_only: bool, cell: str):
+    """(loss, gradients, carried state) of one window of a gated cell, by autodiff.
+
+    As `_window`: the frozen prefix's states are constants that reach the readout only;
+    the state after carry_at window steps is the one the next update starts from.
+    """
+    n_frozen, carry_at, start = window.n_frozen, window.carry_at, state
+    frozen = None
+    if n_frozen:
+        state, frozen = scan_steps(params, state, x[:n_frozen], cell)
+    cuts = [n_frozen, *([carry_at] if carry_at else []), len(x)]
+
+    def loss_of(trained):
+        p = params | trained
+        total = _readout(p, frozen, y[:n_frozen], mask[:n_frozen])[0] if n_frozen else 0.0
+        s, carried = state, start
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            s, S = scan_steps(p, s, x[lo:hi], cell)
+            total += _readout(p, S, y[lo:hi], mask[lo:hi])[0]
+            if hi == carry_at:
+                carried = s
+        return total, carried
+
+    trained = {key: params[key] for key in (READOUT if readout_only else params)}
+    (loss, carried), grads = jax.value_and_grad(loss_of, has_aux=True)(trained)
+    return loss, grads, carried
+
+
+def _initial_state(params, B: int, dtype, cell: str):
+    """Zeros (B,H); the LSTM's pair (h, c)."""
+    h = jnp.zeros((B, params["W_hh"].shape[0]), dtype)
+    return (h, h) if cell == "lstm" else h
+
+
 def _sgd(params, grads, lr, clip):
     scale = lr
     if clip is not None:
@@ -131,14 +171,15 @@ def _sgd(params, grads, lr, clip):
     return params | {key: params[key] - scale * grad for key, grad in grads.items()}
 
 
-def train_sequence(params, lr, x, y, mask, windows, mode: str, readout_only: bool, clip):
+def train_sequence(params, lr, x, y, mask, windows, mode: str, readout_only: bool, clip, cell: str = "rnn_tanh"):
     """One sequence x (T,B,D), y (T,B), mask (T,B) -> (segment losses (n_windows,), new params)."""
-    state = jnp.zeros((x.shape[1], params["W_hh"].shape[0]), x.dtype)
+    state = _initial_state(params, x.shape[1], x.dtype, cell)
     losses, total = [], None
     for window in windows:
         lo, hi = window.window_start, window.segment_end
         window_mask = mask[lo:hi].at[: window.segment_start - lo].set(0)
-        loss, grads, state = _window(params, state, x[lo:hi], y[lo:hi], window_mask, window, readout_only)
+        args = (params, state, x[lo:hi], y[lo:hi], window_mask, window, readout_only)
+        loss, grads, state = _window(*args) if cell == "rnn_tanh" else _gated_window(*args, cell)
         losses.append(loss)
         if mode == "online":
             params = _sgd(params, grads, lr, clip)
@@ -162,13 +203,13 @@ def recall_batch(symbols, lag, V: int, dtype):
     return x, y, mask
 
 
-@partial(jax.jit, static_argnames=("windows", "mode", "readout_only", "clip", "V"))
-def _train_chunk(carry, lr, seed_index, lag, symbols, windows, mode, readout_only, clip, V):
+@partial(jax.jit, static_argnames=("windows", "mode", "readout_only", "clip", "V", "cell"))
+def _train_chunk(carry, lr, seed_index, lag, symbols, windows, mode, readout_only, clip, V, cell):
     """Train every replica on the sequences symbols (n, S, T, B) (replica r reads seed seed_index[r])."""
 
     def one(params, alive, updates, diverged_at, lr, seed_index, lag, symbols):
         x, y, mask = recall_batch(symbols[seed_index], lag, V, params["W_hh"].dtype)
-        losses, new = train_sequence(params, lr, x, y, mask, windows, mode, readout_only, clip)
+        losses, new = train_sequence(params, lr, x, y, mask, windows, mode, readout_only, clip, cell)
         finite_losses = jnp.isfinite(losses)
         finite = finite_losses.all() & jnp.all(jnp.stack([jnp.isfinite(v).all() for v in new.values()]))
         n_updates = len(windows) if mode == "online" else 1
@@ -190,13 +231,13 @@ def _train_chunk(carry, lr, seed_index, lag, symbols, windows, mode, readout_onl
     return jax.lax.scan(body, carry, symbols)[0]
 
 
-@partial(jax.jit, static_argnames=("V",))
-def _evaluate(params, seed_index, lag, symbols, V):
+@partial(jax.jit, static_argnames=("V", "cell"))
+def _evaluate(params, seed_index, lag, symbols, V, cell):
     """(loss per target step, accuracy) per replica on held-out symbols (S, T, N)."""
 
     def one(params, seed_index, lag):
         x, y, mask = recall_batch(symbols[seed_index], lag, V, params["W_hh"].dtype)
-        S = _states(params, jnp.zeros((x.shape[1], params["W_hh"].shape[0]), x.dtype), x)
+        S = scan_steps(params, _initial_state(params, x.shape[1], x.dtype, cell), x, cell)[1]
         logits = S @ params["W_hy"] + params["b_y"]
         log_p = jax.nn.log_softmax(logits, axis=-1)
         nll = -jnp.take_along_axis(log_p, y[..., None], axis=-1)[..., 0]
@@ -236,15 +277,17 @@ def train_replicas(
     clip: float | None = None,
     eval_every: int,
     keep_params: bool = False,
+    cell: str = "rnn_tanh",
 ):
     """Train R replicas together; yield an Evaluation at sequence 0, every eval_every and at the end.
 
     params: initial parameters with a leading replica axis, e.g. W_hh (R,H,H), in the
-    compute dtype; lr, seed_index, lag: (R,). symbols: (n_sequences, S, T, B) training
+    compute dtype, of `cell` (contract.param_shapes); lr, seed_index, lag: (R,). symbols: (n_sequences, S, T, B) training
     symbols per seed; held_out: split name -> (S, T, N) symbols scored at each point.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    check_choice("cell", cell, CELLS)
     n_sequences, _, T, _ = symbols.shape
     windows = plan(T, k1, k2)
     dtype = params["W_hh"].dtype
@@ -262,7 +305,7 @@ def train_replicas(
 
         def point():
             scores = {
-                split: tuple(np.asarray(a) for a in _evaluate(carry[0], args[1], args[2], s, V))
+                split: tuple(np.asarray(a) for a in _evaluate(carry[0], args[1], args[2], s, V, cell))
                 for split, s in held.items()
             }
             return Evaluation(
@@ -279,7 +322,7 @@ def train_replicas(
         while seen < n_sequences:
             chunk = symbols[seen : seen + eval_every]
             start = time.perf_counter()
-            carry = _train_chunk(carry, *args, jnp.asarray(chunk), windows, mode, readout_only, clip, V)
+            carry = _train_chunk(carry, *args, jnp.asarray(chunk), windows, mode, readout_only, clip, V, cell)
             jax.block_until_ready(carry)
             wall_s += time.perf_counter() - start
             seen += len(chunk)
