@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bptt_bench.experiments.echo import expected_level
-from bptt_bench.analysis.learnable_lag import LEARNED_MEAN, lag_summary
+from bptt_bench.analysis.learnable_lag import LEARNED_MEAN, lag_summary, of_cell
 from bptt_bench.analysis.learning import decay_per_step
 from bptt_bench.analysis.settings import label
 from bptt_bench.tasks import echo_levels
@@ -113,8 +113,8 @@ PRIMARY_REGIME = "gradient"  # one update per sequence for every setting: isolat
 
 
 def _lag_summary(tables) -> pd.DataFrame:
-    """`learnable_lag.lag_summary` of the primary regime (test accuracy at each setting's chosen lr)."""
-    runs = tables["learnable_lag"]
+    """`learnable_lag.lag_summary` of the primary regime (test accuracy at each setting's chosen lr), Elman cell."""
+    runs = of_cell(tables["learnable_lag"])
     runs = runs[runs["regime"].eq(PRIMARY_REGIME)]
     return lag_summary(runs) if len(runs) else pd.DataFrame()
 

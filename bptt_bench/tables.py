@@ -92,10 +92,11 @@ TRAINING_COLUMNS = [
 ]
 
 # Learnable lag (experiments/learnable_lag.py, docs/experiments.md): one row per run and evaluation
-# point; a run is (regime, method, k1, k2, lag, seed, lr); wall_s is the batched program's training
-# seconds for all runs of its (regime, setting) together; lr_chosen marks the validation choice.
+# point; a run is (cell, regime, method, k1, k2, lag, seed, lr); wall_s is the batched program's training
+# seconds for all runs of its (cell, regime, setting) together; lr_chosen marks the validation choice;
+# forget_bias is the LSTM's initial forget-gate bias (0 for the other cells).
 LEARNABLE_LAG_COLUMNS = [
-    "regime", "method", "k1", "k2", "lag", "seed", "lr", "lr_chosen", "sequences_seen", "update", "wall_s",
+    "cell", "forget_bias", "regime", "method", "k1", "k2", "lag", "seed", "lr", "lr_chosen", "sequences_seen", "update", "wall_s",
     "val_loss", "val_accuracy", "test_loss", "test_accuracy", "status", "T", "V", "B", "H", "dtype", "clip",
     "n_eval", "chance_accuracy", "baseline_loss",
 ]

@@ -506,10 +506,30 @@ def test_findings_page_shows_each_summary_as_a_table():
     assert page.count("<table>") == len(summaries) and "<style>" in page
     assert "numpy BPTT at T=4096: timeout" in page and "TBPTT(2, 4)" in page
     lag = summaries["learnable_lag"]["table"]
-    # regime, setting, reach, largest learned lag: BPTT's mean 0.9 at L=2 with a low end above chance
-    assert lag["rows"][0][:4] == ["gradient", "BPTT", "7", "2"] and lag["rows"][2][:4] == [
-        "gradient", "TBPTT(2, 4)", "3", "none"]
-    assert lag["rows"][3][:4] == ["gradient", "readout only", "0", "none"]
+    # cell, regime, setting, reach, largest learned lag: BPTT's mean 0.9 at L=2 with a low end above chance
+    assert lag["rows"][0][:5] == ["rnn_tanh", "gradient", "BPTT", "7", "2"] and lag["rows"][2][:5] == [
+        "rnn_tanh", "gradient", "TBPTT(2, 4)", "3", "none"]
+    assert lag["rows"][3][:5] == ["rnn_tanh", "gradient", "readout only", "0", "none"]
+
+
+def test_learnable_lag_figure_and_summary_show_each_cell():
+    """A row of panels per cell, in the contract's order, one colour per setting in every row; the
+    summary's rows per cell, each cell's largest learned lag its own (the GRU copy learns nothing)."""
+    elman = _lag_table().assign(cell="rnn_tanh")
+    gru = elman.assign(cell="gru", test_accuracy=0.3, val_accuracy=0.3)
+    table = pd.concat([gru, elman], ignore_index=True)
+    fig = learning_figures.draw_learnable_lag(table)
+    axes = [ax for ax in fig.axes if ax.get_ylabel() or ax.get_title()]
+    assert [ax.get_ylabel().split(":")[0] for ax in axes if ax.get_ylabel()] == ["rnn_tanh", "gru"]
+    colours = {}
+    for ax in axes:
+        for line in ax.get_lines():
+            colours.setdefault(line.get_gid(), set()).add(line.get_color())
+    assert all(len(c) == 1 for gid, c in colours.items() if gid)
+    rows = learning_figures.summarize_learnable_lag(table)["table"]["rows"]
+    largest = {(r[0], r[2]): r[4] for r in rows}
+    assert largest["rnn_tanh", "BPTT"] == "2" and largest["gru", "BPTT"] == "none"
+    assert [r[0] for r in rows] == ["rnn_tanh"] * 4 + ["gru"] * 4
 
 
 def test_readme_numbers_come_from_the_tables(tmp_path, capsys):

@@ -3,7 +3,8 @@
 - `learned`: the criterion for "a lag is learned" (mean accuracy and a bootstrap interval);
 - `mark_chosen_lr` / `choose_lr`: each (regime, setting, lag)'s learning rate, chosen on validation;
 - `lag_summary`, `largest_learned_lag`: per (regime, setting, lag) test accuracy at the chosen lr;
-- `reach`: the longest lag a setting's gradient connects to its target.
+- `reach`: the longest lag a setting's gradient connects to its target;
+- `of_cell`: one cell's rows (a table without a `cell` column is the Elman cell's).
 
 A diverged run counts as accuracy 0 everywhere here.
 """
@@ -19,7 +20,8 @@ LEARNED_MEAN = 0.9  # mean held-out accuracy over seeds a learned lag reaches
 CONFIDENCE = 0.95  # two-sided bootstrap interval of the mean; its lower end must exceed chance
 N_BOOTSTRAP = 2000
 SETTING = ["method", "k1", "k2"]
-CHOICE = ["regime", *SETTING, "lag"]  # the learning rate is chosen per these
+ELMAN = "rnn_tanh"  # the cell of tables written before the `cell` column
+CHOICE = ["cell", "regime", *SETTING, "lag"]  # the learning rate is chosen per these
 RUN = [*CHOICE, "seed", "lr"]
 
 
@@ -51,8 +53,28 @@ def reach(method: str, k1, k2, T: int) -> int:
 
 
 def _key(frame: pd.DataFrame) -> pd.DataFrame:
-    """k1 and k2 as floats (NaN for none), so that groups from CSV and from rows compare equal."""
-    return frame.assign(k1=frame["k1"].astype(float), k2=frame["k2"].astype(float))
+    """k1 and k2 as floats (NaN for none), so that groups from CSV and from rows compare equal; `cell`
+    (ELMAN where the table has none)."""
+    return frame.assign(k1=frame["k1"].astype(float), k2=frame["k2"].astype(float), cell=_cell(frame))
+
+
+def _cell(frame: pd.DataFrame):
+    """The `cell` column, ELMAN where absent or empty."""
+    return frame["cell"].astype(object).fillna(ELMAN) if "cell" in frame else ELMAN
+
+
+def of_cell(frame: pd.DataFrame, cell: str = ELMAN) -> pd.DataFrame:
+    """The rows of one cell (a table without a `cell` column holds the Elman cell's only)."""
+    if "cell" not in frame:
+        return frame if cell == ELMAN else frame.iloc[:0]
+    return frame[_cell(frame).eq(cell)]
+
+
+def cells(frame: pd.DataFrame) -> list[str]:
+    """The cells of a table in the contract's order (rnn_tanh, lstm, gru), others after."""
+    present = set(_cell(frame)) if "cell" in frame else {ELMAN}
+    order = ("rnn_tanh", "lstm", "gru")
+    return [c for c in order if c in present] + sorted(present - set(order))
 
 
 def final_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -84,7 +106,7 @@ def mark_chosen_lr(rows: list[dict]) -> list[dict]:
 
 
 def lag_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (regime, setting, lag) at the chosen lr: lr, seeds, mean test accuracy, its bootstrap
+    """Per (cell, regime, setting, lag) at the chosen lr: lr, seeds, mean test accuracy, its bootstrap
     interval (low, high), diverged runs, chance, reach and `learned`."""
     final = final_runs(table[table["lr_chosen"].astype(bool)])
     records = []
@@ -109,20 +131,21 @@ def setting_key(method: str, k1, k2) -> tuple:
     return (method, *(None if k is None or k != k else int(k) for k in (k1, k2)))
 
 
-def largest_learned_lag(summary: pd.DataFrame) -> dict[tuple, int | None]:
-    """(regime, method, k1, k2) -> the largest learned lag of a `lag_summary` (None if none);
+def largest_learned_lag(summary: pd.DataFrame, cell: str = ELMAN) -> dict[tuple, int | None]:
+    """(regime, method, k1, k2) -> the largest learned lag of `cell` in a `lag_summary` (None if none);
     k1, k2 as in `setting_key`."""
     return {
         (key[0], *setting_key(*key[1:])): max(
             (int(lag) for lag, ok in zip(group["lag"], group["learned"]) if ok), default=None
         )
-        for key, group in summary.groupby(["regime", *SETTING], dropna=False, sort=False)
+        for key, group in of_cell(summary, cell).groupby(["regime", *SETTING], dropna=False, sort=False)
     }
 
 
 def beyond_reach(summary: pd.DataFrame) -> pd.DataFrame:
     """Rows of `lag_summary` past their setting's reach, beside the readout-only control's accuracy at
-    the same (regime, lag) in column `control`."""
-    control = summary[summary["method"].eq("readout_only")][["regime", "lag", "accuracy"]]
+    the same (cell, regime, lag) in column `control`."""
+    summary = _key(summary)
+    control = summary[summary["method"].eq("readout_only")][["cell", "regime", "lag", "accuracy"]]
     past = summary[~summary["method"].eq("readout_only") & (summary["lag"] > summary["reach"])]
-    return past.merge(control.rename(columns={"accuracy": "control"}), on=["regime", "lag"], how="left")
+    return past.merge(control.rename(columns={"accuracy": "control"}), on=["cell", "regime", "lag"], how="left")

@@ -87,67 +87,43 @@ REGIME_TITLES = {  # the question each regime asks (docs/experiments.md)
 CONTROL = "readout_only"
 
 
+def _lag_labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """`settings.labelled` without the cell: the panels' rows name the cell, a setting keeps one colour."""
+    return frame.assign(setting=settings.labelled(frame.drop(columns=["cell"], errors="ignore"))["setting"])
+
+
 def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None = None) -> Figure:
-    """Held-out test accuracy on delayed recall against the lag L, one panel per regime (learnable-lag table).
+    """Held-out test accuracy on delayed recall against the lag L: a row of panels per cell (rnn_tanh, lstm,
+    gru), a column per regime (learnable-lag table).
 
     Per setting at its validation-chosen learning rate: the mean over seeds with its bootstrap interval
     (bars), dots per seed, a filled marker where the lag counts as learned (lag_analysis.learned). The
     readout-only control is the grey band (its interval) and dashed line: the floor without BPTT.
+    A setting keeps its colour in every panel.
     """
-    summary = settings.labelled(lag_analysis.lag_summary(table))
+    summary = _lag_labelled(lag_analysis.lag_summary(table))
     if summary.empty:
         raise ValueError("the learnable-lag table has no runs at a chosen learning rate")
-    final = settings.labelled(lag_analysis.final_runs(table[table["lr_chosen"].astype(bool)]))
-    trained = settings.table_order(summary[~summary["method"].eq(CONTROL)])
+    final = _lag_labelled(lag_analysis.final_runs(table[table["lr_chosen"].astype(bool)]))
+    trained = settings.table_order(summary[~summary["method"].eq(CONTROL)].drop(columns="cell"))
     look = _style(summary[~summary["method"].eq(CONTROL)], setting_style)
     regimes = [r for r in REGIME_TITLES if r in set(summary["regime"])]
+    cells = lag_analysis.cells(summary)
     lags = sorted(summary["lag"].unique())
     step = min(np.diff(lags)) if len(lags) > 1 else 1.0
     offsets = {s: step * 0.09 * (i - (len(trained) - 1) / 2) for i, s in enumerate(trained)}
-    fig = Figure(figsize=(4.8 * len(regimes) + 0.6, 4.8), layout="constrained")
-    axes = fig.subplots(1, len(regimes), sharey=True, squeeze=False)[0]
+    fig = Figure(figsize=(4.8 * len(regimes) + 0.6, 4.2 * len(cells) + 0.6), layout="constrained")
+    grid = fig.subplots(len(cells), len(regimes), sharex=True, sharey=True, squeeze=False)
     n_diverged = 0
-    for ax, regime in zip(axes, regimes):
-        shown, runs = summary[summary["regime"].eq(regime)], final[final["regime"].eq(regime)]
-        floor = shown[shown["method"].eq(CONTROL)].sort_values("lag")
-        if len(floor):
-            ax.fill_between(floor["lag"], floor["low"], floor["high"], color=REFERENCE, alpha=0.3, linewidth=0)
-            ax.plot(floor["lag"], floor["accuracy"], color=REFERENCE, linestyle="--", marker=".")
-        for setting in trained:
-            line = shown[shown["setting"].eq(setting)].sort_values("lag")
-            if line.empty:
-                continue
-            x, colour = line["lag"] + offsets[setting], look.colour(setting)
-            bars = ax.errorbar(
-                x,
-                line["accuracy"],
-                yerr=[(line["accuracy"] - line["low"]).clip(lower=0), (line["high"] - line["accuracy"]).clip(lower=0)],
-                color=colour,
-                linewidth=1.4,
-                capsize=3,
-            )
-            style.tag(list(bars.lines[:1]) + list(bars.lines[2]), setting)
-            ax.scatter(
-                x,
-                line["accuracy"],
-                marker=look.marker(setting),
-                s=40,
-                zorder=4,
-                edgecolor=colour,
-                facecolor=[colour if ok else "white" for ok in line["learned"]],
-            )
-            seeds = runs[runs["setting"].eq(setting)]
-            ax.scatter(seeds["lag"] + offsets[setting], seeds["test_accuracy"].fillna(0.0), s=6, color=colour,
-                       alpha=0.5, zorder=3)
-            n_diverged += int(line["diverged"].sum())
-        ax.axhline(shown["chance"].iloc[0], color=REFERENCE, linestyle=":", linewidth=1.2)
-        ax.axhline(lag_analysis.LEARNED_MEAN, color="black", linestyle=":", linewidth=0.6)
-        ax.set_xticks(lags, [f"{lag:g}" for lag in lags])
+    for row, cell in zip(grid, cells):
+        for ax, regime in zip(row, regimes):
+            n_diverged += _lag_panel(ax, lag_analysis.of_cell(summary, cell), lag_analysis.of_cell(final, cell),
+                                     regime, trained, look, offsets)
+            ax.set_xticks(lags, [f"{lag:g}" for lag in lags])
+            ax.set_title(f"{cell}: {REGIME_TITLES[regime]}" if len(cells) > 1 else REGIME_TITLES[regime], fontsize=10)
+        row[0].set_ylabel(f"{cell}: held-out test accuracy\n(fraction of target steps)")
+    for ax in grid[-1]:
         ax.set_xlabel("lag L (steps between a symbol and its recall)")
-        ax.set_ylim(-0.04, 1.04)
-        ax.grid(True, color="0.9")
-        ax.set_title(REGIME_TITLES[regime], fontsize=10)
-    axes[0].set_ylabel("held-out test accuracy\n(fraction of target steps)")
     r = final.iloc[0]
     fig.suptitle(
         f"Delayed recall, T={r['T']:g} — {r['dtype']}, H={r['H']:g}, B={r['B']:g}; each setting at the learning rate "
@@ -165,42 +141,90 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
     return fig
 
 
+def _lag_panel(ax, summary, final, regime, trained, look, offsets) -> int:
+    """One cell's and regime's panel of the learnable-lag figure; returns its diverged runs."""
+    shown, runs = summary[summary["regime"].eq(regime)], final[final["regime"].eq(regime)]
+    n_diverged = 0
+    floor = shown[shown["method"].eq(CONTROL)].sort_values("lag")
+    if len(floor):
+        ax.fill_between(floor["lag"], floor["low"], floor["high"], color=REFERENCE, alpha=0.3, linewidth=0)
+        ax.plot(floor["lag"], floor["accuracy"], color=REFERENCE, linestyle="--", marker=".")
+    for setting in trained:
+        line = shown[shown["setting"].eq(setting)].sort_values("lag")
+        if line.empty:
+            continue
+        x, colour = line["lag"] + offsets[setting], look.colour(setting)
+        bars = ax.errorbar(
+            x,
+            line["accuracy"],
+            yerr=[(line["accuracy"] - line["low"]).clip(lower=0), (line["high"] - line["accuracy"]).clip(lower=0)],
+            color=colour,
+            linewidth=1.4,
+            capsize=3,
+        )
+        style.tag(list(bars.lines[:1]) + list(bars.lines[2]), setting)
+        ax.scatter(
+            x,
+            line["accuracy"],
+            marker=look.marker(setting),
+            s=40,
+            zorder=4,
+            edgecolor=colour,
+            facecolor=[colour if ok else "white" for ok in line["learned"]],
+        )
+        seeds = runs[runs["setting"].eq(setting)]
+        ax.scatter(seeds["lag"] + offsets[setting], seeds["test_accuracy"].fillna(0.0), s=6, color=colour,
+                   alpha=0.5, zorder=3)
+        n_diverged += int(line["diverged"].sum())
+    if len(shown):
+        ax.axhline(shown["chance"].iloc[0], color=REFERENCE, linestyle=":", linewidth=1.2)
+    ax.axhline(lag_analysis.LEARNED_MEAN, color="black", linestyle=":", linewidth=0.6)
+    ax.set_ylim(-0.04, 1.04)
+    ax.grid(True, color="0.9")
+    return n_diverged
+
+
 def plot_learnable_lag(table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None) -> list[Path]:
     return save_figure(draw_learnable_lag(table, setting_style), out_stem)
 
 
-def largest_learned_lag(table: pd.DataFrame) -> dict[str, int | None]:
-    """'regime: setting' -> the largest learned lag (lag_analysis.learned) at the chosen lr, None if none."""
+def largest_learned_lag(table: pd.DataFrame, cell: str = lag_analysis.ELMAN) -> dict[str, int | None]:
+    """'regime: setting' -> `cell`'s largest learned lag (lag_analysis.learned) at the chosen lr, None if none."""
+    summary = lag_analysis.lag_summary(table)
     return {
         f"{regime}: {settings.label(method, k1, k2)}": lag
-        for (regime, method, k1, k2), lag in lag_analysis.largest_learned_lag(lag_analysis.lag_summary(table)).items()
+        for (regime, method, k1, k2), lag in lag_analysis.largest_learned_lag(summary, cell).items()
     }
 
 
 def summarize_learnable_lag(table: pd.DataFrame) -> dict:
-    summary = settings.labelled(lag_analysis.lag_summary(table))
-    largest = largest_learned_lag(table)
+    summary = _lag_labelled(lag_analysis.lag_summary(table))
     past = lag_analysis.beyond_reach(summary)
     lags = sorted(summary["lag"].unique())
+    cells = lag_analysis.cells(summary)
     rows, notes = [], []
-    for regime in [r for r in REGIME_TITLES if r in set(summary["regime"])]:
-        shown = summary[summary["regime"].eq(regime)]
-        for setting in settings.table_order(shown):
-            line = shown[shown["setting"].eq(setting)].set_index("lag")
-            lag = largest[f"{regime}: {setting}"]
-            rows.append(
-                [regime, setting, str(line["reach"].iloc[0]), "none" if lag is None else str(lag)]
-                + [f"{line.loc[L, 'accuracy']:.2f} (lr {line.loc[L, 'lr']:g})" if L in line.index else "" for L in lags]
-            )
-        beyond = past[past["regime"].eq(regime)]
-        if len(beyond) and beyond["control"].notna().any():
-            notes.append(
-                f"{regime}: beyond their reach the trained settings average {beyond['accuracy'].mean():.2f}, "
-                f"the readout-only control {beyond['control'].mean():.2f} at the same lags."
-            )
+    for cell in cells:
+        largest = largest_learned_lag(table, cell)
+        mine, beyond_mine = lag_analysis.of_cell(summary, cell), lag_analysis.of_cell(past, cell)
+        for regime in [r for r in REGIME_TITLES if r in set(mine["regime"])]:
+            shown = mine[mine["regime"].eq(regime)]
+            for setting in settings.table_order(shown.drop(columns="cell")):
+                line = shown[shown["setting"].eq(setting)].set_index("lag")
+                lag = largest[f"{regime}: {setting}"]
+                rows.append(
+                    [cell, regime, setting, str(line["reach"].iloc[0]), "none" if lag is None else str(lag)]
+                    + [f"{line.loc[L, 'accuracy']:.2f} (lr {line.loc[L, 'lr']:g})" if L in line.index else ""
+                       for L in lags]
+                )
+            beyond = beyond_mine[beyond_mine["regime"].eq(regime)]
+            if len(beyond) and beyond["control"].notna().any():
+                notes.append(
+                    f"{cell}, {regime}: beyond their reach the trained settings average {beyond['accuracy'].mean():.2f}, "
+                    f"the readout-only control {beyond['control'].mean():.2f} at the same lags."
+                )
     diverged = int(summary["diverged"].sum())
     return {
-        "title": "Which lags each setting learns (delayed recall, three regimes)",
+        "title": f"Which lags each setting learns (delayed recall, three regimes; cells: {', '.join(cells)})",
         "says": (
             "Claim tested: TBPTT(k1, k2) has difficulty learning dependencies longer than its truncation (a "
             "target gets at most k2 steps of backpropagation; reach = k2 - 1). A lag counts as learned when the "
@@ -209,7 +233,7 @@ def summarize_learnable_lag(table: pd.DataFrame) -> dict:
             f"({summary['chance'].iloc[0]:.3g}), each setting at the learning rate chosen on validation."
         ),
         "table": {
-            "columns": ["regime", "setting", "reach", "largest lag learned"] + [f"L={lag:g}" for lag in lags],
+            "columns": ["cell", "regime", "setting", "reach", "largest lag learned"] + [f"L={lag:g}" for lag in lags],
             "rows": rows,
         },
         "notes": notes + [f"{diverged} runs at a chosen learning rate diverged (counted as accuracy 0)."],

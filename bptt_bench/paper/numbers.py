@@ -156,7 +156,9 @@ def _setting_order(method, k1, k2) -> tuple:
 
 def learnable_lag(runs: pd.DataFrame) -> dict:
     """Delayed recall at each (regime, setting, lag)'s chosen lr: per setting, the largest learned lag in every
-    regime (the analysis module's criterion), its reach, and the gradient regime's mean test accuracy by lag."""
+    regime (the analysis module's criterion), its reach, and the gradient regime's mean test accuracy by lag
+    (the Elman cell's runs)."""
+    runs = lag_analysis.of_cell(runs)
     summary = lag_analysis.lag_summary(runs)
     regimes = [r for r in REGIMES if r in set(summary["regime"])] + sorted(set(summary["regime"]) - set(REGIMES))
     largest = lag_analysis.largest_learned_lag(summary)

@@ -67,12 +67,12 @@ def parts(config: dict) -> dict[str, dict[str, dict]]:
     curves["settings"] = _settings(curves["settings"])
     bias["truncations"] = [tuple(pair) for pair in bias["truncations"]]
     return {
-        # one job per setting: all its regimes, lags, seeds and learning rates train together
+        # one job per (cell, setting): all its regimes, lags, seeds and learning rates train together
         # (batched JAX); lr choice needs every seed of a setting in one job
         "learnable_lag": {
-            _setting_name(*setting): {"dtype": learning["dtype"], "clip": learning["clip"]}
-            | lag | {"settings": [setting]}
-            for setting in lag["settings"]
+            f"{prefix}{_setting_name(*setting)}": {"dtype": learning["dtype"], "clip": learning["clip"]}
+            | kwargs | {"settings": [setting]}
+            for prefix, kwargs in _per_cell(lag) for setting in lag["settings"]
         },
         "loss_curves": {
             f"{task}_seed{seed}": shared | {k: v for k, v in curves.items() if k != "tasks"}
