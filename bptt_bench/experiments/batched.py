@@ -278,10 +278,8 @@ def train_replicas(
     eval_every: int,
     keep_params: bool = False,
     cell: str = "rnn_tanh",
-    also_at: tuple[int, ...] = (),
 ):
-    """Train R replicas together; yield an Evaluation at sequence 0, every eval_every, at each
-    sequence count in also_at and at the end.
+    """Train R replicas together; yield an Evaluation at sequence 0, every eval_every and at the end.
 
     params: initial parameters with a leading replica axis, e.g. W_hh (R,H,H), in the
     compute dtype, of `cell` (contract.param_shapes); lr, seed_index, lag: (R,). symbols: (n_sequences, S, T, B) training
@@ -321,17 +319,13 @@ def train_replicas(
             )
 
         yield point()
-        stops = sorted({*range(eval_every, n_sequences, eval_every), *(n for n in also_at if 0 < n < n_sequences),
-                        n_sequences})
-        unit = math.gcd(*stops)  # one compiled chunk length for every stretch between evaluations
-        for stop in stops:
+        while seen < n_sequences:
+            chunk = symbols[seen : seen + eval_every]
             start = time.perf_counter()
-            for first in range(seen, stop, unit):
-                chunk = jnp.asarray(symbols[first : first + unit])
-                carry = _train_chunk(carry, *args, chunk, windows, mode, readout_only, clip, V, cell)
+            carry = _train_chunk(carry, *args, jnp.asarray(chunk), windows, mode, readout_only, clip, V, cell)
             jax.block_until_ready(carry)
             wall_s += time.perf_counter() - start
-            seen = stop
+            seen += len(chunk)
             yield point()
 
 

@@ -15,10 +15,9 @@ Three regimes separate truncation from the update count (docs/experiments.md):
 
 Every (lag, seed, learning rate) of a setting trains at once (`batched`); BPTT and any
 setting with one update per sequence are the same computation in all regimes, run
-once, and online_equal_updates is the first sequences of online_equal_data's run (the
-same updates on the same data), scored there at its own budget rather than rerun.
-`cell` is the recurrent cell (rnn_tanh, lstm, gru; forget_bias for the LSTM). The readout-only control (method 'readout_only': recurrence frozen at its
-initial values, W_hy and b_y trained with updates every k1 steps) runs in every regime.
+once. `cell` is the recurrent cell (rnn_tanh, lstm, gru; forget_bias for the LSTM).
+The readout-only control (method 'readout_only': recurrence frozen at its initial
+values, W_hy and b_y trained with updates every k1 steps) runs in every regime.
 Each run is scored on a validation batch and a separate held-out test batch; the
 learning rate of each (regime, setting, lag) is chosen on validation (`analysis`).
 """
@@ -131,30 +130,25 @@ def learnable_lag(
         for split in ("validation", "test")
     }
     info = tasks.delayed_recall_info(T, lags[0], V)
-    rows = []
+    rows, done = [], {}
     for method, k1, k2 in settings:
-        # regime -> the run it reads: one window per sequence makes every regime gradient mode
-        modes = {regime: "gradient" if regime == "gradient" or updates_per_sequence(T, k1) == 1 else "online"
-                 for regime in regimes}
-        runs = {}  # mode -> evaluations up to the longest budget of its regimes, at every regime's points
-        for mode in dict.fromkeys(modes.values()):
-            ends = sorted({budgets[regime, k1] for regime in regimes if modes[regime] == mode})
-            runs[mode] = list(
-                batched.train_replicas(
-                    params, lr_r, seed_index, lag_r, symbols[: ends[-1]], held_out, V=V, k1=k1,
-                    k2=k2 if method != "readout_only" else k1,  # no recurrence gradient: any k2
-                    mode=mode, readout_only=method == "readout_only", clip=clip, eval_every=eval_every,
-                    cell=cell, also_at=tuple(ends[:-1]),
-                )
-            )
         for regime in regimes:
             n_seq = budgets[regime, k1]
-            points = [p for p in runs[modes[regime]]
-                      if p.sequences_seen == n_seq or (p.sequences_seen < n_seq and p.sequences_seen % eval_every == 0)]
+            mode = "gradient" if regime == "gradient" or updates_per_sequence(T, k1) == 1 else "online"
+            key = (k1, k2, mode, method == "readout_only", n_seq)
+            if key not in done:  # one window per sequence: the regimes coincide
+                done[key] = list(
+                    batched.train_replicas(
+                        params, lr_r, seed_index, lag_r, symbols[:n_seq], held_out, V=V, k1=k1,
+                        k2=k2 if method != "readout_only" else k1,  # no recurrence gradient: any k2
+                        mode=mode, readout_only=method == "readout_only", clip=clip, eval_every=eval_every,
+                        cell=cell,
+                    )
+                )
             run = dict(cell=cell, forget_bias=forget_bias, regime=regime, method=method, k1=k1, k2=k2, T=T, V=V,
                        B=B, H=H, dtype=str(np.dtype(dtype)), clip=clip, n_eval=n_eval,
                        chance_accuracy=info.chance_accuracy, baseline_loss=info.baseline_loss)
-            rows += _rows(points, run, lag_r, [seeds[i] for i in seed_index], lr_r)
+            rows += _rows(done[key], run, lag_r, [seeds[i] for i in seed_index], lr_r)
     return analysis.mark_chosen_lr(rows)
 
 
