@@ -277,9 +277,9 @@ def test_report_bundles_figures_and_tables(smoke_run):
 
 
 @pytest.mark.workflow
-def test_a_corrupt_cell_file_is_named_and_the_tables_kept(smoke_run):
+def test_a_corrupt_block_file_is_named_and_the_tables_kept(smoke_run):
     workdir, command = smoke_run
-    cell = next((workdir / "results/cells").glob("numpy_bptt_T64_*.json"))
+    cell = workdir / "results/cells/scaling_numpy_1t.json"
     table = workdir / "results/tables/benchmarks.csv"
     good_cell, good_table, stat = cell.read_text(), table.read_text(), cell.stat()
     cell.write_text("{")
@@ -302,16 +302,16 @@ def test_result_files_follow_the_umask(smoke_run):
 
 
 @pytest.mark.workflow
-def test_rerun_resumes_only_missing_cells(smoke_run):  # last: it deletes outputs
-    """An interrupted study (a cell and the table missing) reruns that cell only; a finished one nothing."""
+def test_rerun_resumes_only_missing_blocks(smoke_run):  # last: it deletes outputs
+    """An interrupted study (a block of cells and the table missing) reruns that block only; a finished one nothing."""
     workdir, command = smoke_run
     nothing = subprocess.run(command + ["--dry-run"], capture_output=True, text=True)
     assert "Nothing to be done" in nothing.stdout + nothing.stderr
     (workdir / "results/tables/benchmarks.csv").unlink()
-    next((workdir / "results/cells").glob("numpy_bptt_T32_*.json")).unlink()
+    (workdir / "results/cells/scaling_numpy_1t.json").unlink()
     plan = subprocess.run(command + ["--dry-run"], capture_output=True, text=True).stdout
     jobs = dict(line.split() for line in plan.split("Job stats:")[1].splitlines() if len(line.split()) == 2)
-    assert jobs["measure_cell"] == "1" and "matmul_peak" not in jobs, plan
+    assert jobs["measure_block"] == "1" and "matmul_peak" not in jobs, plan
 
 
 def test_default_profile_is_used_by_plain_snakemake():
@@ -331,13 +331,13 @@ def test_lint_and_format_are_clean():
 
 
 @pytest.mark.workflow
-def test_a_deleted_cell_file_is_measured_again(smoke_run):  # after the rerun test: whatever it left missing
-    """Every cell file is a target of the study, so a deleted one is measured and its table rebuilt."""
+def test_a_deleted_block_file_is_measured_again(smoke_run):  # after the rerun test: whatever it left missing
+    """Every block file is a target of the study, so a deleted one is measured and its table rebuilt."""
     workdir, command = smoke_run
-    cell = next((workdir / "results/cells").glob("numpy_tbptt_T32_*.json"))
-    cell.unlink()
+    block = workdir / "results/cells/cells_torch_1t.json"
+    block.unlink()
     done = subprocess.run(command + ["--until", "benchmark_table"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert cell.exists() and "measure_cell" in done.stdout + done.stderr
+    assert block.exists() and "measure_block" in done.stdout + done.stderr
     table = pd.read_csv(workdir / "results/tables/benchmarks.csv")
-    assert len(table) == len(list(cell.parent.glob("*.json")))
+    assert len(table) == sum(len(json.loads(path.read_text())) for path in block.parent.glob("*.json"))

@@ -90,3 +90,21 @@ def memberships(config: dict) -> dict[str, str]:
             if grid["name"] not in names[cell_id(spec)]:
                 names[cell_id(spec)].append(grid["name"])
     return {cell: ",".join(grid_names) for cell, grid_names in names.items()}
+
+
+def blocks(config: dict) -> dict[str, list[str]]:
+    """block id -> its cell ids, in grid order. A block is one timed job: the cells of one grid
+    (a cell in two grids belongs to the first) for one implementation, thread count and
+    device, measured one after another by one worker (`measure.cell.measure_cells`).
+    Ids read like `scaling_numpy_1t` (`..._cuda` off the CPU)."""
+    found: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for grid in grids(config):
+        for spec in grid_cells(config, grid):
+            cell = cell_id(spec)
+            if cell in seen:
+                continue
+            seen.add(cell)
+            device = "" if spec.device == "cpu" else f"_{spec.device}"
+            found.setdefault(f"{grid['name']}_{spec.impl}_{spec.threads}t{device}", []).append(cell)
+    return found
