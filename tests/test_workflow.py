@@ -17,7 +17,7 @@ from bptt_bench.analysis.benchmarks import in_grid
 from bptt_bench.cli import parser
 from bptt_bench.measure.cell import CellSpec
 from bptt_bench.study.config import ConfigError, check_config, load_config
-from bptt_bench.study.grid import expand, memberships
+from bptt_bench.study.grid import blocks, expand, memberships
 from bptt_bench.tables import BENCHMARK_TABLE_COLUMNS, STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +71,19 @@ def test_a_cell_in_two_grids_is_measured_once_and_named_by_both():
     table = pd.DataFrame({"grid": ["g,h", "g", "loss_curves_digits"]})
     assert in_grid(table, "h").tolist() == [True, False, False]
     assert in_grid(table, "g").tolist() == [True, True, False]
+
+
+def test_blocks_are_a_grids_cells_of_one_implementation():
+    """One timed job per (grid, implementation): every cell in exactly one block, that of its first grid."""
+    config = minimal()
+    config["benchmark"]["grids"].append({"name": "h", "impls": ["numpy"], "T": [64, 128], "truncations": [[16, 32]]})
+    found = blocks(check_config(config))
+    assert set(found) == {f"g_{impl}_1t" for impl in ("numpy", "torch", "jax")} | {"h_numpy_1t"} | {
+        f"loss_curves_{task}_numpy_1t" for task in config["learning"]["loss_curves"]["tasks"]}
+    assert found["h_numpy_1t"] == ["numpy_bptt_T128_B32_H256_D32_O32_float32_1t",
+                                   "numpy_tbptt_T128_k16-32_B32_H256_D32_O32_float32_1t"]  # T=64's are g's
+    every = [cell for cells in found.values() for cell in cells]
+    assert sorted(every) == sorted(expand(check_config(config)))
 
 
 def test_config_numbers_given_as_strings_are_read_as_numbers():
@@ -334,7 +347,7 @@ def test_lint_and_format_are_clean():
 def test_a_deleted_block_file_is_measured_again(smoke_run):  # after the rerun test: whatever it left missing
     """Every block file is a target of the study, so a deleted one is measured and its table rebuilt."""
     workdir, command = smoke_run
-    block = workdir / "results/cells/cells_torch_1t.json"
+    block = workdir / "results/cells/cells_torch_nn_1t.json"
     block.unlink()
     done = subprocess.run(command + ["--until", "benchmark_table"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -41,7 +41,9 @@ class CellSpec:
     k2: int | None = None
     dtype: str = DEFAULT["dtype"]
     threads: int = DEFAULT["threads"]
-    repeats: int = DEFAULT["repeats"]
+    repeats: int = DEFAULT["repeats"]  # at most; at least min_repeats, and more only while under repeat_time_s
+    min_repeats: int = DEFAULT["min_repeats"]
+    repeat_time_s: float = DEFAULT["repeat_time_s"]
     lr: float = DEFAULT["lr"]  # SGD step of the timed training-mode pass
     seed: int = DEFAULT["seed"]
     time_limit_s: float = DEFAULT["time_limit_s"]
@@ -55,13 +57,13 @@ class CellSpec:
         if self.impl not in implementations.NAMES:
             raise ValueError(f"impl: unknown implementation {self.impl!r}; known: {', '.join(implementations.NAMES)}")
         check_method(self.method, self.k1, self.k2, self.segment)
-        for name in ("T", "B", "H", "D", "O", "threads", "repeats"):
+        for name in ("T", "B", "H", "D", "O", "threads", "repeats", "min_repeats"):
             check_positive_int(name, getattr(self, name))
         check_choice("dtype", self.dtype, ("float32", "float64"))
         check_choice("cell", self.cell, CELLS)
         check_choice("mode", self.mode, MODES)
         check_choice("device", self.device, DEVICES)
-        for name in ("time_limit_s", "lr"):
+        for name in ("time_limit_s", "lr", "repeat_time_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")

@@ -94,7 +94,7 @@ def measure(spec) -> dict:
         return {"status": "timeout", "reason": f"warm-up alone took {first_s:.3g} s > time limit {spec.time_limit_s:.3g} s",
                 "setup_s": setup_s}
     with PeakRSS(baseline_rss) as peak_rss:
-        timing = time_repeats(run, spec.repeats, deadline)
+        timing = time_repeats(run, spec.repeats, deadline, spec.min_repeats, spec.repeat_time_s)
     if time.monotonic() > deadline:
         return {"status": "timeout", "n_repeats": timing.n_repeats, "setup_s": setup_s, "time_median_s": timing.median_s,
                 "time_iqr_s": timing.iqr_s, "time_min_s": timing.min_s, "n_outliers": timing.n_outliers,

@@ -54,7 +54,8 @@ def grid_cells(config: dict, grid: dict) -> Iterator[CellSpec]:
     """The cells of one grid (CellSpec checks each; its ValueError names the field)."""
     benchmark = config["benchmark"]
     common = dict(dtype=grid.get("dtype", benchmark["dtype"]), threads=benchmark["threads"],
-                  repeats=benchmark["repeats"], lr=benchmark["lr"], seed=benchmark["seed"],
+                  repeats=benchmark["repeats"], min_repeats=benchmark["min_repeats"],
+                  repeat_time_s=benchmark["repeat_time_s"], lr=benchmark["lr"], seed=benchmark["seed"],
                   time_limit_s=benchmark["time_limit_s"],
                   memory_budget_bytes=int(benchmark["memory_budget_gib"] * defaults.GIB))
     sizes = {name: grid.get(name, benchmark[name]) for name in ("B", "H", "D", "O")}
