@@ -31,5 +31,5 @@ rule all:
         "results/paper/paper.pdf",
         # every cell and learning part is a target too: one deleted is measured again
         # (and its tables and figures redrawn), though the tables that held it exist
-        CELL_FILES,
+        BLOCK_FILES,
         PART_FILES,

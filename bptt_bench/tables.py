@@ -25,7 +25,7 @@ BENCHMARK_COLUMNS = [
     "impl", "cell", "method", "mode", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype", "threads", "device",
     "seed", "status", "reason", "n_repeats", "time_median_s", "time_iqr_s", "time_min_s", "n_outliers",
     "time_total_s", "cpu_s", "cpu_per_wall", "cpu_over_threads", "compile_s",
-    "setup_s", "cell_wall_s", "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
+    "import_s", "setup_s", "cell_wall_s", "peak_rss_bytes", "framework_peak_bytes", "analytic_activation_bytes", "flops",
     "gflops_per_s", "peak_gflops_per_s", "impl_gemm_gflops_per_s", "peak_fraction", "loss", "grad_norm",
 ] + PROVENANCE_COLUMNS
 
@@ -63,17 +63,21 @@ def write_table(table: pd.DataFrame, path) -> Path:
     return write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
-def read_cell(path) -> dict:
-    """A cell file's row; ValueError naming the file and the remedy if it is not one (never a bare JSON error)."""
+def read_block(path) -> dict[str, dict]:
+    """A block file's rows, keyed by cell id; ValueError naming the file and the remedy if it is
+    not one (never a bare JSON error)."""
     try:
-        row = json.loads(Path(path).read_text())
-        missing = set(BENCHMARK_COLUMNS) - set(row)
-        if missing:
-            raise ValueError(f"columns {sorted(missing)} missing")
+        rows = json.loads(Path(path).read_text())
+        if not isinstance(rows, dict) or not rows:
+            raise ValueError("not a non-empty object of cell rows")
+        for cell, row in rows.items():
+            missing = set(BENCHMARK_COLUMNS) - set(row)
+            if missing:
+                raise ValueError(f"{cell}: columns {sorted(missing)} missing")
     except (ValueError, AttributeError, TypeError) as error:
-        raise ValueError(f"{path} is not a cell row ({type(error).__name__}: {error}). Delete it and rerun "
-                         "snakemake: that cell is measured again and the tables rebuilt.") from None
-    return row
+        raise ValueError(f"{path} is not a block of cell rows ({type(error).__name__}: {error}). Delete it and "
+                         "rerun snakemake: its cells are measured again and the tables rebuilt.") from None
+    return rows
 
 
 def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:

@@ -79,6 +79,15 @@ class Implementation(abc.ABC):
     def maximum(self, value, bound: float):
         """max(value, bound) of a native scalar, staying native (no host round trip)."""
 
+    def sgd_step(self, params: Params, grads: Params, lr: float, clip: float | None) -> Params:
+        """params - lr * grads, the gradient first rescaled to global norm `clip` where its norm
+        is larger (clip None: never); computed natively, no host round trip."""
+        scale = lr
+        if clip is not None:
+            norm = sum((g * g).sum() for g in grads.values()) ** 0.5
+            scale = lr / self.maximum(norm / clip, 1.0)
+        return {key: params[key] - scale * grads[key] for key in params}
+
     def precision(self, dtype: np.dtype) -> contextlib.AbstractContextManager:
         """Context in which a whole call runs (JAX switches float64 on here)."""
         return contextlib.nullcontext()
@@ -159,11 +168,7 @@ class Implementation(abc.ABC):
 
         def sgd(theta: Params, loss_j, grads: Params) -> Params:
             losses.append(loss_j)
-            scale = lr
-            if clip is not None:  # global norm, rescaled to clip when larger; computed natively
-                norm = sum((g * g).sum() for g in grads.values()) ** 0.5
-                scale = lr / self.maximum(norm / clip, 1.0)
-            return {key: theta[key] - scale * grads[key] for key in theta}
+            return self.sgd_step(theta, grads, lr, clip)
 
         with self._running(problem.dtype, device):
             windows = _plan(problem.T, method, k1, k2, segment)

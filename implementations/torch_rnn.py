@@ -14,10 +14,15 @@ import weakref
 
 import numpy as np
 import torch
+import torch._dynamo  # noqa: F401 - see below
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .base import READOUT, Implementation
+
+# torch.utils.checkpoint imports torch._dynamo on its first call (about 800 modules: 0.9 s and
+# 60-80 MB of resident memory). Imported with this module instead, so that a measured
+# checkpointed cell's time and memory are the method's, not a one-off import's.
 
 
 def tanh_step(params, state, projected):

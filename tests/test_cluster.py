@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bptt_bench.measure.cell import KILL_GRACE_S
+from bptt_bench.measure.process import KILL_GRACE_S
 from bptt_bench.measure.peak import peak_for_this_cpu
 from bptt_bench.measure.provenance import cpu_model, provenance
 from bptt_bench.study.config import load_config
-from bptt_bench.study.grid import expand
+from bptt_bench.study.grid import blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,12 +62,14 @@ def test_slurm_profile_gives_each_timed_job_a_node_of_its_own(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
-    cells, peaks = job_resources(output, "measure_cell"), job_resources(output, "matmul_peak")
-    assert len(cells) == len(expand(load_config(ROOT / "config/smoke.yaml"))) and len(peaks) == 1
-    runtime = math.ceil((60 + KILL_GRACE_S) / 60) + 10  # smoke time_limit_s: 60
+    cells, peaks = job_resources(output, "measure_block"), job_resources(output, "matmul_peak")
+    block_sizes = sorted(len(cells) for cells in blocks(load_config(ROOT / "config/smoke.yaml")).values())
+    assert len(cells) == len(block_sizes) and len(peaks) == 1
+    runtimes = [math.ceil(n * (60 + KILL_GRACE_S) / 60) + 10 for n in block_sizes]  # smoke time_limit_s: 60
     for job in cells + peaks:
         assert job["slurm_extra"] == "--exclusive" and job["cpus_per_task"] == "1", job
-    assert all(job["runtime"] == str(runtime) and job["mem_mb"] == "4096" for job in cells), cells[0]
+    assert sorted(int(job["runtime"]) for job in cells) == runtimes, cells
+    assert all(job["mem_mb"] == "4096" for job in cells), cells[0]
     for rule, jobs in all_jobs(output).items():  # a new timed rule needs the same (and set-threads in the profile)
         for threads, job in jobs:
             assert ("timed" not in job or job.get("slurm_extra") == "--exclusive") and threads == 1, (rule, threads, job)

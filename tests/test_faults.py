@@ -143,3 +143,35 @@ def test_read_only_inputs_do_not_warn(recwarn):
     for name in implementations.NAMES:
         implementations.load(name).loss_and_grad(params, x, y, mask)
     assert not [w for w in recwarn if "not writable" in str(w.message)]
+
+
+BLOCK_JOB = """
+import json, sys
+from bptt_bench.measure.cell import CellSpec, measure_cells
+rows = measure_cells([CellSpec(**spec) for spec in json.loads(sys.argv[1])])
+print(json.dumps(rows), flush=True)
+"""
+
+
+def test_a_killed_cell_ends_only_itself_and_the_block_goes_on():
+    """The worker forks a process per cell: killing one cell's process leaves a 'killed' row for it
+    and the cells after it are measured by the same worker, in processes of their own."""
+    tiny = dict(impl="numpy", method="bptt", T=16, B=2, H=4, D=3, O=3, repeats=2)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    job = subprocess.Popen([sys.executable, "-c", BLOCK_JOB, json.dumps([tiny, LONG, tiny])], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        worker = wait_for_worker(job)
+        deadline = time.monotonic() + 60
+        while not children(worker) and time.monotonic() < deadline:  # the LONG cell's own process
+            time.sleep(0.1)
+        cell = children(worker)[0]
+        time.sleep(1)
+        os.kill(cell, signal.SIGKILL)
+        out, _ = job.communicate(timeout=120)
+    finally:
+        job.kill()
+    first, long, last = json.loads(out.splitlines()[-1])
+    assert first["status"] == last["status"] == "ok", (first["reason"], last["reason"])
+    assert long["status"] == "killed" and "SIGKILL" in long["reason"], long
+    assert alive(worker) is False and first["import_s"] > 0 and last["import_s"] == 0  # one worker, one import

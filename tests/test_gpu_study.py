@@ -95,7 +95,7 @@ def test_dry_run_plans_cuda_cells_and_the_gpu_peak(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout + done.stderr
     assert "matmul_peak_cuda" in out and "peak_float32_1t_cuda.json" in out and "peak_float32_1t.json" in out
-    assert "torch_bptt_T32_B4_H16_D4_O4_float32_1t_cuda.json" in out
+    assert "scaling_torch_1t_cuda.json" in out and "scaling_torch_1t.json" in out
 
 
 @pytest.mark.parametrize("name, message, oom", [

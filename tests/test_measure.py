@@ -25,6 +25,23 @@ def test_timing_statistics():
     assert timing.n_outliers == 1 and timing.n_repeats == 5
 
 
+def test_repeats_stop_after_the_minimum_once_long_enough(monkeypatch):
+    """At most `repeats`; after `min_repeats`, a stop as soon as the calls so far took `enough_s`."""
+    from bptt_bench.measure import timing as timing_module
+
+    def repeats_for(call_s, **policy):
+        clock = iter(range(0, 10**6))  # perf_counter: each call lasts call_s (fake clock)
+        monkeypatch.setattr(timing_module.time, "perf_counter", lambda: next(clock) * call_s)
+        return timing_module.time_repeats(lambda: None, 5, **policy).n_repeats
+
+    assert repeats_for(1.0, min_repeats=3, enough_s=2.0) == 3  # 3 s after three calls
+    assert repeats_for(0.5, min_repeats=3, enough_s=2.0) == 4  # 1.5 s, then 2.0 s
+    assert repeats_for(0.1, min_repeats=3, enough_s=2.0) == 5  # capped at repeats
+    assert repeats_for(1.0, min_repeats=3, enough_s=0.0) == 3
+    assert repeats_for(1.0) == 5  # no policy: every repeat
+    assert repeats_for(1.0, min_repeats=9, enough_s=0.0) == 5  # the minimum is capped at repeats
+
+
 def test_peak_rss_sees_a_new_buffer():
     _, grown = measure_peak_rss(lambda: np.ones(50 * 2**20 // 8).sum())
     _, idle = measure_peak_rss(lambda: None)

@@ -17,7 +17,7 @@ from bptt_bench.analysis.benchmarks import in_grid
 from bptt_bench.cli import parser
 from bptt_bench.measure.cell import CellSpec
 from bptt_bench.study.config import ConfigError, check_config, load_config
-from bptt_bench.study.grid import expand, memberships
+from bptt_bench.study.grid import blocks, expand, memberships
 from bptt_bench.tables import BENCHMARK_TABLE_COLUMNS, STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +71,19 @@ def test_a_cell_in_two_grids_is_measured_once_and_named_by_both():
     table = pd.DataFrame({"grid": ["g,h", "g", "loss_curves_digits"]})
     assert in_grid(table, "h").tolist() == [True, False, False]
     assert in_grid(table, "g").tolist() == [True, True, False]
+
+
+def test_blocks_are_a_grids_cells_of_one_implementation():
+    """One timed job per (grid, implementation): every cell in exactly one block, that of its first grid."""
+    config = minimal()
+    config["benchmark"]["grids"].append({"name": "h", "impls": ["numpy"], "T": [64, 128], "truncations": [[16, 32]]})
+    found = blocks(check_config(config))
+    assert set(found) == {f"g_{impl}_1t" for impl in ("numpy", "torch", "jax")} | {"h_numpy_1t"} | {
+        f"loss_curves_{task}_numpy_1t" for task in config["learning"]["loss_curves"]["tasks"]}
+    assert found["h_numpy_1t"] == ["numpy_bptt_T128_B32_H256_D32_O32_float32_1t",
+                                   "numpy_tbptt_T128_k16-32_B32_H256_D32_O32_float32_1t"]  # T=64's are g's
+    every = [cell for cells in found.values() for cell in cells]
+    assert sorted(every) == sorted(expand(check_config(config)))
 
 
 def test_config_numbers_given_as_strings_are_read_as_numbers():
@@ -277,9 +290,9 @@ def test_report_bundles_figures_and_tables(smoke_run):
 
 
 @pytest.mark.workflow
-def test_a_corrupt_cell_file_is_named_and_the_tables_kept(smoke_run):
+def test_a_corrupt_block_file_is_named_and_the_tables_kept(smoke_run):
     workdir, command = smoke_run
-    cell = next((workdir / "results/cells").glob("numpy_bptt_T64_*.json"))
+    cell = workdir / "results/cells/scaling_numpy_1t.json"
     table = workdir / "results/tables/benchmarks.csv"
     good_cell, good_table, stat = cell.read_text(), table.read_text(), cell.stat()
     cell.write_text("{")
@@ -302,16 +315,16 @@ def test_result_files_follow_the_umask(smoke_run):
 
 
 @pytest.mark.workflow
-def test_rerun_resumes_only_missing_cells(smoke_run):  # last: it deletes outputs
-    """An interrupted study (a cell and the table missing) reruns that cell only; a finished one nothing."""
+def test_rerun_resumes_only_missing_blocks(smoke_run):  # last: it deletes outputs
+    """An interrupted study (a block of cells and the table missing) reruns that block only; a finished one nothing."""
     workdir, command = smoke_run
     nothing = subprocess.run(command + ["--dry-run"], capture_output=True, text=True)
     assert "Nothing to be done" in nothing.stdout + nothing.stderr
     (workdir / "results/tables/benchmarks.csv").unlink()
-    next((workdir / "results/cells").glob("numpy_bptt_T32_*.json")).unlink()
+    (workdir / "results/cells/scaling_numpy_1t.json").unlink()
     plan = subprocess.run(command + ["--dry-run"], capture_output=True, text=True).stdout
     jobs = dict(line.split() for line in plan.split("Job stats:")[1].splitlines() if len(line.split()) == 2)
-    assert jobs["measure_cell"] == "1" and "matmul_peak" not in jobs, plan
+    assert jobs["measure_block"] == "1" and "matmul_peak" not in jobs, plan
 
 
 def test_default_profile_is_used_by_plain_snakemake():
@@ -331,13 +344,13 @@ def test_lint_and_format_are_clean():
 
 
 @pytest.mark.workflow
-def test_a_deleted_cell_file_is_measured_again(smoke_run):  # after the rerun test: whatever it left missing
-    """Every cell file is a target of the study, so a deleted one is measured and its table rebuilt."""
+def test_a_deleted_block_file_is_measured_again(smoke_run):  # after the rerun test: whatever it left missing
+    """Every block file is a target of the study, so a deleted one is measured and its table rebuilt."""
     workdir, command = smoke_run
-    cell = next((workdir / "results/cells").glob("numpy_tbptt_T32_*.json"))
-    cell.unlink()
+    block = workdir / "results/cells/cells_torch_nn_1t.json"
+    block.unlink()
     done = subprocess.run(command + ["--until", "benchmark_table"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert cell.exists() and "measure_cell" in done.stdout + done.stderr
+    assert block.exists() and "measure_block" in done.stdout + done.stderr
     table = pd.read_csv(workdir / "results/tables/benchmarks.csv")
-    assert len(table) == len(list(cell.parent.glob("*.json")))
+    assert len(table) == sum(len(json.loads(path.read_text())) for path in block.parent.glob("*.json"))

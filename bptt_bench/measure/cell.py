@@ -1,9 +1,9 @@
 """One measured cell of the grid: a spec in, a flat BENCHMARK_COLUMNS row out.
 
-The measuring happens in a fresh worker process (bptt_bench.measure.worker) whose
-threads, CPU affinity and BLAS kernel are set before any framework is imported; this
-side only checks the spec, applies the budget, enforces the time limit and records
-faults as statuses, so one bad cell never stops a study.
+The measuring happens in a worker process (bptt_bench.measure.worker) whose threads,
+CPU affinity and BLAS kernel are set before any framework is imported, and which forks
+a fresh process per cell; this side only checks the specs, applies the budget, and
+records faults as statuses, so one bad cell never stops a study.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from implementations.contract import CELLS, DEVICES, check_choice, check_method,
 from .. import defaults
 from ..costmodel import MODES, cost
 from ..tables import BENCHMARK_COLUMNS
-from .process import run_in_worker
+from .process import run_cells_in_worker
 from .provenance import provenance
 
 
@@ -41,7 +41,9 @@ class CellSpec:
     k2: int | None = None
     dtype: str = DEFAULT["dtype"]
     threads: int = DEFAULT["threads"]
-    repeats: int = DEFAULT["repeats"]
+    repeats: int = DEFAULT["repeats"]  # at most; at least min_repeats, and more only while under repeat_time_s
+    min_repeats: int = DEFAULT["min_repeats"]
+    repeat_time_s: float = DEFAULT["repeat_time_s"]
     lr: float = DEFAULT["lr"]  # SGD step of the timed training-mode pass
     seed: int = DEFAULT["seed"]
     time_limit_s: float = DEFAULT["time_limit_s"]
@@ -55,13 +57,13 @@ class CellSpec:
         if self.impl not in implementations.NAMES:
             raise ValueError(f"impl: unknown implementation {self.impl!r}; known: {', '.join(implementations.NAMES)}")
         check_method(self.method, self.k1, self.k2, self.segment)
-        for name in ("T", "B", "H", "D", "O", "threads", "repeats"):
+        for name in ("T", "B", "H", "D", "O", "threads", "repeats", "min_repeats"):
             check_positive_int(name, getattr(self, name))
         check_choice("dtype", self.dtype, ("float32", "float64"))
         check_choice("cell", self.cell, CELLS)
         check_choice("mode", self.mode, MODES)
         check_choice("device", self.device, DEVICES)
-        for name in ("time_limit_s", "lr"):
+        for name in ("time_limit_s", "lr", "repeat_time_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
@@ -80,24 +82,33 @@ def measure_cell(spec: CellSpec, peak: dict | None = None) -> dict:
     peak: the machine_peak() record of the cell's device and dtype, which the row's
     peak_fraction refers to (None: not known).
     """
-    result = _run_worker(spec) if _within_budget(spec) else {
+    return measure_cells([spec], peak)[0]
+
+
+def measure_cells(specs: list[CellSpec], peak: dict | None = None) -> list[dict]:
+    """The rows of `specs`, in order, measured one after another (never two at once).
+
+    Cells of one implementation and thread count share a worker (a fork server: each cell
+    still runs in a process of its own). A cell over the memory budget is a skipped row,
+    never run.
+    """
+    results: list[dict | None] = [None if _within_budget(spec) else {
         "status": "skipped",
         "reason": f"analytic activation memory {spec.cost.activation_bytes} B exceeds the budget {spec.memory_budget_bytes} B",
-    }
-    return _row(spec, result, peak or {})
+    } for spec in specs]
+    groups: dict[tuple[str, int], list[int]] = {}
+    for index, spec in enumerate(specs):
+        if results[index] is None:
+            groups.setdefault((spec.impl, spec.threads), []).append(index)
+    for (_, threads), indices in groups.items():
+        measured = run_cells_in_worker([asdict(specs[index]) for index in indices], threads)
+        for index, result in zip(indices, measured):
+            results[index] = result
+    return [_row(spec, result, peak or {}) for spec, result in zip(specs, results)]
 
 
 def _within_budget(spec: CellSpec) -> bool:
     return spec.memory_budget_bytes is None or spec.cost.activation_bytes <= spec.memory_budget_bytes
-
-
-KILL_GRACE_S = 30.0  # the worker's start-up and set-up, which its own deadline does not count
-
-
-def _run_worker(spec: CellSpec) -> dict:
-    # The worker stops at its time limit itself (between calls); a call that runs past it
-    # is cut short here, so no cell outlives time_limit_s + KILL_GRACE_S.
-    return run_in_worker(asdict(spec), spec.threads, spec.time_limit_s + KILL_GRACE_S)
 
 
 def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
@@ -117,12 +128,13 @@ def _row(spec: CellSpec, result: dict, peak: dict) -> dict:
         "device": spec.device, "seed": spec.seed, "status": result["status"], "reason": result.get("reason", ""),
         "n_repeats": result.get("n_repeats", 0),
         **{key: result.get(key, nan) for key in (
-            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "time_total_s", "cpu_s", "cpu_per_wall", "compile_s", "setup_s", "cell_wall_s",
+            "time_median_s", "time_iqr_s", "time_min_s", "n_outliers", "time_total_s", "cpu_s", "cpu_per_wall", "compile_s",
+            "import_s", "setup_s", "cell_wall_s",
             "peak_rss_bytes", "framework_peak_bytes", "loss", "grad_norm")},
         "analytic_activation_bytes": model.activation_bytes, "flops": model.flops,
         "gflops_per_s": gflops, "peak_gflops_per_s": machine, "impl_gemm_gflops_per_s": own_gemm,
         "peak_fraction": gflops / machine,
         "cpu_over_threads": bool(cpu_per_wall > CPU_PER_WALL_TOLERANCE * spec.threads),
-        **provenance(result.get("blas", ""), result.get("environment", "")),
+        **provenance(result.get("blas", ""), result.get("environment", ""), result.get("utc_time")),
     }
     return {column: row[column] for column in BENCHMARK_COLUMNS}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from pathlib import Path
 
 _STATUS = Path("/proc/self/status")
@@ -41,6 +42,51 @@ def _give_back_freed_memory() -> None:
         ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+MADV_POPULATE_READ, MADV_POPULATE_WRITE = 22, 23  # linux/mman.h, Linux >= 5.14
+PRESENT = 1 << 63  # /proc/pid/pagemap (Documentation/admin-guide/mm/pagemap.rst)
+SPECIAL_MAPPINGS = ("[vvar]", "[vvar_vclock]", "[vsyscall]", "[vdso]")
+
+
+def own_inherited_pages(parent: int) -> int | None:
+    """After a fork: make resident now every page that was resident in `parent`, and copy
+    every private writable one; the bytes made so, None where the kernel cannot (no
+    pagemap access, or Linux < 5.14).
+
+    A forked child starts without the parent's file-backed pages mapped (the kernel does
+    not copy those page tables) and shares its private pages copy-on-write. A cell would
+    then map or copy them inside its measurement, when it first runs code or writes data
+    that the import had already made resident: measured at H = 256, T = 1024, JAX's peak
+    RSS was 33 MB above a fresh process's. After this call the child's pages are what a
+    fresh process has after the same imports, and its RSS grows only as a fresh one's would.
+    """
+    import numpy as np
+
+    page = os.sysconf("SC_PAGE_SIZE")
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    made = 0
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+        with open(f"/proc/{parent}/pagemap", "rb", buffering=0) as pagemap:
+            for line in maps:
+                fields = line.split()
+                perms, name = fields[1], fields[-1] if len(fields) > 5 else ""
+                if perms[0] != "r" or name in SPECIAL_MAPPINGS or name.startswith("/dev/"):
+                    continue
+                lo, hi = (int(value, 16) for value in fields[0].split("-"))
+                pagemap.seek(lo // page * 8)
+                present = (np.frombuffer(pagemap.read((hi - lo) // page * 8), dtype=np.uint64) >> np.uint64(63)) == 1
+                advice = MADV_POPULATE_WRITE if perms[1] == "w" and perms[3] == "p" else MADV_POPULATE_READ
+                edges = np.flatnonzero(np.diff(np.concatenate(([0], present.view(np.int8), [0]))))
+                for start, stop in zip(edges[::2], edges[1::2]):  # runs [start, stop) of present pages
+                    if libc.madvise(lo + int(start) * page, int(stop - start) * page, advice) != 0:
+                        return None
+                    made += int(stop - start) * page
+    except (OSError, ValueError):
+        return None
+    return made
 
 
 def resident_bytes() -> int | None:

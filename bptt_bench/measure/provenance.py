@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 import implementations
+
+from .process import utc_now
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -33,6 +35,7 @@ def cpu_model() -> str:
     return f"{name} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
 
 
+@functools.cache
 def commit() -> str:
     """HEAD of the repository, suffixed '-dirty' when tracked files have uncommitted changes."""
     try:
@@ -44,9 +47,10 @@ def commit() -> str:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def provenance(blas: str = "", environment: str = "") -> dict[str, str]:
+def provenance(blas: str = "", environment: str = "", utc_time: str | None = None) -> dict[str, str]:
     """The PROVENANCE_COLUMNS of a row; `blas` is the implementation's own description,
-    `environment` the thread and kernel variables in force in the measuring process."""
+    `environment` the thread and kernel variables in force in the measuring process,
+    `utc_time` when the measurement ended (default: now)."""
     return {
         "python_version": platform.python_version(),
         **{f"{package}_version": _version(package) for package in implementations.PACKAGES},
@@ -55,5 +59,5 @@ def provenance(blas: str = "", environment: str = "") -> dict[str, str]:
         "cpu_model": cpu_model(),
         "node": platform.node(),
         "commit": commit(),
-        "utc_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "utc_time": utc_time or utc_now(),
     }

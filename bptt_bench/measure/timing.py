@@ -62,10 +62,15 @@ def time_call(fn) -> tuple[object, float]:
     return result, time.perf_counter() - start
 
 
-def time_repeats(fn, repeats: int, deadline: float | None = None) -> Timing:
-    """Time `repeats` calls of fn (wall and process CPU); stop early (at least one call) once
+def time_repeats(fn, repeats: int, deadline: float | None = None, min_repeats: int | None = None,
+                 enough_s: float = float("inf")) -> Timing:
+    """Time up to `repeats` calls of fn (wall and process CPU). After `min_repeats` calls
+    (default: all `repeats`), stop as soon as the calls so far took `enough_s` seconds, as
+    timeit's autorange and pytest-benchmark's max_time do: a long call is timed fewer
+    times, a short one `repeats` times. Stop early (at least one call) once
     time.monotonic() passes deadline. Keeps the first call's result."""
     times, cpus, first = [], [], None
+    least = repeats if min_repeats is None else min(min_repeats, repeats)
     for index in range(repeats):
         cpu_start = time.process_time()
         result, wall = time_call(fn)
@@ -75,5 +80,7 @@ def time_repeats(fn, repeats: int, deadline: float | None = None) -> Timing:
             first = result
         del result
         if deadline is not None and time.monotonic() > deadline:
+            break
+        if len(times) >= least and sum(times) >= enough_s:
             break
     return Timing(tuple(times), tuple(cpus), first)

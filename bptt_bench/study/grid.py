@@ -54,7 +54,8 @@ def grid_cells(config: dict, grid: dict) -> Iterator[CellSpec]:
     """The cells of one grid (CellSpec checks each; its ValueError names the field)."""
     benchmark = config["benchmark"]
     common = dict(dtype=grid.get("dtype", benchmark["dtype"]), threads=benchmark["threads"],
-                  repeats=benchmark["repeats"], lr=benchmark["lr"], seed=benchmark["seed"],
+                  repeats=benchmark["repeats"], min_repeats=benchmark["min_repeats"],
+                  repeat_time_s=benchmark["repeat_time_s"], lr=benchmark["lr"], seed=benchmark["seed"],
                   time_limit_s=benchmark["time_limit_s"],
                   memory_budget_bytes=int(benchmark["memory_budget_gib"] * defaults.GIB))
     sizes = {name: grid.get(name, benchmark[name]) for name in ("B", "H", "D", "O")}
@@ -90,3 +91,21 @@ def memberships(config: dict) -> dict[str, str]:
             if grid["name"] not in names[cell_id(spec)]:
                 names[cell_id(spec)].append(grid["name"])
     return {cell: ",".join(grid_names) for cell, grid_names in names.items()}
+
+
+def blocks(config: dict) -> dict[str, list[str]]:
+    """block id -> its cell ids, in grid order. A block is one timed job: the cells of one grid
+    (a cell in two grids belongs to the first) for one implementation, thread count and
+    device, measured one after another by one worker (`measure.cell.measure_cells`).
+    Ids read like `scaling_numpy_1t` (`..._cuda` off the CPU)."""
+    found: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for grid in grids(config):
+        for spec in grid_cells(config, grid):
+            cell = cell_id(spec)
+            if cell in seen:
+                continue
+            seen.add(cell)
+            device = "" if spec.device == "cpu" else f"_{spec.device}"
+            found.setdefault(f"{grid['name']}_{spec.impl}_{spec.threads}t{device}", []).append(cell)
+    return found

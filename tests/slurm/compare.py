@@ -85,9 +85,10 @@ def compare_figures(local: Path, slurm: Path) -> None:
 
 
 def check_ran_on_slurm(slurm: Path, rows: pd.DataFrame) -> None:
-    """The plugin keeps one log per SLURM job (--slurm-keep-successful-logs): one per cell at least."""
-    logs = list((slurm / ".snakemake/slurm_logs/rule_measure_cell").rglob("*.log"))
-    check(len(logs) >= len(rows), f"{len(logs)} SLURM job logs of measure_cell for {len(rows)} cells")
+    """The plugin keeps one log per SLURM job (--slurm-keep-successful-logs): one per block of cells at least."""
+    logs = list((slurm / ".snakemake/slurm_logs/rule_measure_block").rglob("*.log"))
+    n_blocks = len(list((slurm / "results/cells").glob("*.json")))
+    check(len(logs) >= n_blocks, f"{len(logs)} SLURM job logs of measure_block for {n_blocks} blocks ({len(rows)} cells)")
 
 
 def main(work: Path, node: str) -> int:

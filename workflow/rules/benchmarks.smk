@@ -36,31 +36,33 @@ use rule matmul_peak as matmul_peak_cuda with:
         device="cuda",
 
 
-rule measure_cell:
+# One timed job per block: a grid's cells of one implementation, one after another, each in
+# a process of its own (bptt_bench.measure.worker), into one file of rows keyed by cell id.
+rule measure_block:
     input:
         peak=peak_file,
     output:
-        "results/cells/{cell}.json",
+        "results/cells/{block}.json",
     log:
-        "logs/cells/{cell}.log",
+        "logs/cells/{block}.log",
     conda:
         "../envs/bptt-bench.yaml"
     threads: workflow.cores
     resources:
         timed=1,
-        cpus_per_task=lambda wildcards: CELLS[wildcards.cell].threads,
-        runtime=cell_runtime_min,
-        mem_mb=cell_mem_mb,
+        cpus_per_task=lambda wildcards: block_specs(wildcards)[0].threads,
+        runtime=block_runtime_min,
+        mem_mb=block_mem_mb,
         slurm_extra="--exclusive",
     params:
-        spec=cell_spec,
+        cells=block_cells,
     script:
-        "../scripts/measure_cell.py"
+        "../scripts/measure_block.py"
 
 
 rule benchmark_table:
     input:
-        CELL_FILES,
+        BLOCK_FILES,
     output:
         csv=report(
             "results/tables/benchmarks.csv",

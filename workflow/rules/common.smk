@@ -7,11 +7,11 @@ from snakemake.utils import min_version
 
 from bptt_bench.analysis.benchmarks import frontier_T
 from bptt_bench.analysis.settings import study_settings
-from bptt_bench.measure.cell import KILL_GRACE_S
+from bptt_bench.measure.process import KILL_GRACE_S
 from bptt_bench.study.config import check_config
 from bptt_bench.study.grid import expand as expand_cells
-from bptt_bench.study.grid import memberships
-from bptt_bench.tables import read_cell
+from bptt_bench.study.grid import blocks, memberships
+from bptt_bench.tables import read_block
 from bptt_bench.study.learning import TABLES as LEARNING_TABLES
 from bptt_bench.study.learning import parts as learning_parts
 
@@ -38,7 +38,8 @@ check_config(config)
 
 CELLS = expand_cells(config)
 CELL_GRIDS = memberships(config)
-CELL_FILES = expand("results/cells/{cell}.json", cell=CELLS)
+BLOCKS = blocks(config)
+BLOCK_FILES = expand("results/cells/{block}.json", block=BLOCKS)
 LEARNING_PARTS = learning_parts(config)
 PART_FILES = [
     f"results/learning/{experiment}/{part}.csv"
@@ -46,11 +47,11 @@ PART_FILES = [
     for part in parts
 ]
 
-# A corrupt cell file stops the run here, naming the file, before any job could remove
+# A corrupt block file stops the run here, naming the file, before any job could remove
 # the last good table.
-for path in CELL_FILES:
+for path in BLOCK_FILES:
     if Path(path).exists():
-        read_cell(path)
+        read_block(path)
 
 # Every setting of the study, in order: each keeps one colour and marker in every figure.
 SETTINGS = study_settings(CELLS.values(), LEARNING_PARTS)
@@ -89,16 +90,23 @@ LEARNING_FIGURES = [
 TABLES = ["benchmarks", "training", "gradient_bias", "gradient_decay"]
 
 
+def block_specs(wildcards):
+    return [CELLS[cell] for cell in BLOCKS[wildcards.block]]
+
+
 def peak_file(wildcards):
-    """The matmul-peak measurement a cell's peak_fraction refers to (same device, dtype and
+    """The matmul-peak measurement a block's peak_fraction refers to (same device, dtype and
     threads); a GPU's file ends in its device, so the CPU's keeps its name."""
-    spec = CELLS[wildcards.cell]
+    spec = block_specs(wildcards)[
+        0
+    ]  # a block is one grid: one dtype, threads and device
     device = "" if spec.device == "cpu" else f"_{spec.device}"
     return f"results/machine/peak_{spec.dtype}_{spec.threads}t{device}.json"
 
 
-def cell_spec(wildcards):
-    return asdict(CELLS[wildcards.cell])
+def block_cells(wildcards):
+    """{cell id: CellSpec fields} of the block's cells, in order."""
+    return {cell: asdict(CELLS[cell]) for cell in BLOCKS[wildcards.block]}
 
 
 def part_files(table):
@@ -116,14 +124,17 @@ def peak_runtime_min(wildcards):
     return 5 * len(config["benchmark"]["impls"]) + 10
 
 
-def cell_runtime_min(wildcards):
-    """Minutes: past the cell worker's kill (time_limit_s + KILL_GRACE_S) plus start-up,
-    so its own limit always ends a cell first (a `timeout` row), never the scheduler."""
-    return math.ceil((CELLS[wildcards.cell].time_limit_s + KILL_GRACE_S) / 60) + 10
+def block_runtime_min(wildcards):
+    """Minutes: past every cell's kill (time_limit_s + KILL_GRACE_S) plus start-up, so the
+    cells' own limits always end a cell first (a `timeout` row), never the scheduler."""
+    limits = sum(spec.time_limit_s + KILL_GRACE_S for spec in block_specs(wildcards))
+    return math.ceil(limits / 60) + 10
 
 
-def cell_mem_mb(wildcards):
+def block_mem_mb(wildcards):
     """MiB: twice the memory budget (activations plus gradients and temporaries) and 4 GiB
     for the interpreter and framework."""
-    budget = CELLS[wildcards.cell].memory_budget_bytes or 8 * 2**30
+    budget = max(
+        spec.memory_budget_bytes or 8 * 2**30 for spec in block_specs(wildcards)
+    )
     return 2 * budget // 2**20 + 4096
