@@ -139,7 +139,7 @@ def _gated_window(params, state, x, y, mask, window: Window, readout_only: bool,
     frozen = None
     if n_frozen:
         state, frozen = scan_steps(params, state, x[:n_frozen], cell)
-    cuts = [n_frozen, *([carry_at] if carry_at else []), len(x)]
+    cuts = sorted({n_frozen, carry_at or n_frozen, len(x)})  # no empty piece when carry_at is the window's end
 
     def loss_of(trained):
         p = params | trained
