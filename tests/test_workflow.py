@@ -246,14 +246,19 @@ def test_smoke_study_builds_the_paper(smoke_run):
 
 @pytest.mark.workflow
 def test_smoke_study_physics(smoke_run):
-    """BPTT's memory grows with T; TBPTT's stays within 20% (framework-native figure)."""
-    table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv").query("status == 'ok'")
-    table = table[in_grid(table, "scaling")]
+    """BPTT's memory grows with T; TBPTT's stays within 20% (framework-native figure), over the
+    Elman cells of every grid (BPTT at T = 256 is over the smoke budget: T = 32 and 64 are compared)."""
+    table = pd.read_csv(smoke_run[0] / "results/tables/benchmarks.csv").query("status == 'ok' and cell == 'rnn_tanh'")
+    table = table[~in_grid(table, "loss_curves_copy_memory") & ~in_grid(table, "loss_curves_digits")]
+    compared = 0
     for impl, rows in table.groupby("impl"):
         bptt = rows[rows["method"] == "bptt"].set_index("T")["framework_peak_bytes"]
-        assert bptt[64] > 1.5 * bptt[32], (impl, bptt.to_dict())
+        if {32, 64} <= set(bptt.index):
+            assert bptt[64] > 1.5 * bptt[32], (impl, bptt.to_dict())
+            compared += 1
         tbptt = rows[(rows["method"] == "tbptt") & (rows["k1"] == 8) & (rows["k2"] == 8)]["framework_peak_bytes"]
-        assert tbptt.max() <= 1.2 * tbptt.min(), (impl, tbptt.tolist())
+        assert len(tbptt) >= 2 and tbptt.max() <= 1.2 * tbptt.min(), (impl, tbptt.tolist())
+    assert compared >= 2, "no two BPTT lengths in the smoke run"
 
 
 @pytest.mark.workflow
