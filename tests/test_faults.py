@@ -22,7 +22,8 @@ from bptt_bench.measure.cell import CellSpec, measure_cell
 print(json.dumps(measure_cell(CellSpec(**json.loads(sys.argv[1])))), flush=True)
 """
 # Long enough to be killed mid-way: 0.1 s passes, repeated until the 120 s limit.
-LONG = dict(impl="numpy", method="bptt", T=2000, B=32, H=128, D=32, O=32, repeats=100_000, time_limit_s=120)
+LONG = dict(impl="numpy", method="bptt", T=2000, B=32, H=128, D=32, O=32, repeats=100_000, min_repeats=100_000,
+            time_limit_s=120)
 
 
 def start_job(spec: dict) -> subprocess.Popen:

@@ -37,3 +37,24 @@ def test_truncation_bounds_the_gradient_where_bptt_explodes():
 def test_every_experiment_writes_its_columns():
     table = run("truncated_norms", dict(radii=[1.0], ks=[2], seeds=[0], T=4, H=4, B=2))
     assert list(table.columns) == EXPERIMENTS["truncated_norms"][1] and len(table) == 2
+
+
+def test_truncated_norms_figure_draws_each_setting_in_the_study_colour(tmp_path, monkeypatch):
+    """A setting the study already draws (BPTT, TBPTT(4, 4)) keeps its colour in the paper's figure."""
+    import matplotlib.colors
+
+    from bptt_bench.figures.style import SettingStyle
+    from bptt_bench.paper import figures
+
+    drawn = {}
+    original = figures.save_figure
+
+    def keep(fig, stem):
+        drawn.update({line.get_label(): matplotlib.colors.to_hex(line.get_color()) for line in fig.axes[0].lines})
+        return original(fig, stem)
+
+    look = SettingStyle(["TBPTT(16, 16)", "BPTT", "TBPTT(4, 4)"])
+    rows = pd.DataFrame(truncated_norms(radii=(0.5, 2.0), ks=(4,), seeds=(0,), T=16, H=4, B=2))
+    monkeypatch.setattr(figures, "save_figure", keep)
+    figures.plot_truncated_norms(rows, tmp_path / "norms", look)
+    assert drawn == {name: matplotlib.colors.to_hex(look.colour(name)) for name in ("BPTT", "TBPTT(4, 4)")}

@@ -29,6 +29,12 @@ MIB = 2**20
 SHARED_LABEL = "peak RSS above the process baseline"
 MODEL_LABEL = "analytic model: states kept for the backward x B x H x itemsize"
 BARS = "bars: median ± half the interquartile range of the timed repeats"
+
+
+def _repeats(counts: pd.Series) -> str:
+    """'5', or '3-5' where cells stopped early (benchmark.min_repeats, repeat_time_s)."""
+    low, high = int(counts.min()), int(counts.max())
+    return f"{high}" if low == high else f"{low}-{high}"
 FLAGGED = dict(marker="o", s=120, facecolors="none", edgecolors="red", linewidths=1.2, zorder=6)
 
 
@@ -149,7 +155,7 @@ def draw_time_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = Non
     repeats = rows.loc[rows["ok"], "n_repeats"]
     fig.suptitle(
         f"Time per sequence against T — {_config_text(rows)}\n{_mode_text(rows)}; "
-        f"{BARS.replace('timed repeats', f'{repeats.max():g} timed repeats' if len(repeats) else 'timed repeats')}",
+        f"{BARS.replace('timed repeats', _repeats(repeats) + ' timed repeats' if len(repeats) else 'timed repeats')}",
         fontsize=10,
     )
     legend(fig, [look.handle(s) for s in drawn] + ([_flag_handle()] if flagged else []))

@@ -11,6 +11,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from bptt_bench.experiments.training import final_rows
 from bptt_bench.figures import save_figure
+from bptt_bench.figures.style import SettingStyle
 from bptt_bench.tasks import echo_levels
 
 LEVEL_LABELS = {"none": "neither lag known", "lag3": "lag 3 known", "both": "lags 3 and 8 known"}
@@ -38,7 +39,7 @@ def plot_echo(echo: pd.DataFrame, out_stem) -> list[Path]:
     ax.set_xlabel("truncation k of TBPTT(k, k) (red: k = lag + 1 needed for lags 3 and 8)")
     ax.set_ylabel("final held-out cross-entropy (nats)")
     ax.set_xticks(sorted(runs["k1"].unique()))
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="center right")  # between the levels, clear of the lines
     first = runs.iloc[0]
     ax.set_title(f"Echo task, T = {first['T']}, H = {first['H']}, {first['impl']}, {first['dtype']}: "
                  f"{runs['seed'].nunique()} seed(s), {int(runs['sequences_seen'].max())} sequences each", fontsize=9)
@@ -65,15 +66,18 @@ def plot_derivative_free(runs: pd.DataFrame, out_stem) -> list[Path]:
     return save_figure(fig, out_stem)
 
 
-def plot_truncated_norms(norms: pd.DataFrame, out_stem) -> list[Path]:
-    """Gradient norm of BPTT and TBPTT(k, k) against the spectral radius of W_hh (mean and range over seeds)."""
+def plot_truncated_norms(norms: pd.DataFrame, out_stem, look: SettingStyle | None = None) -> list[Path]:
+    """Gradient norm of BPTT and TBPTT(k, k) against the spectral radius of W_hh (mean and range over
+    seeds); each setting in the study's colour and marker (`look`)."""
     fig = Figure(figsize=(6.0, 3.6), layout="constrained")
     ax = fig.add_subplot()
-    for (method, k2), rows in norms.groupby(["method", "k2"], dropna=False, sort=False):
-        label = "BPTT" if method == "bptt" else f"TBPTT({int(k2)}, {int(k2)})"
+    groups = list(norms.groupby(["method", "k2"], dropna=False, sort=False))
+    labels = ["BPTT" if method == "bptt" else f"TBPTT({int(k2)}, {int(k2)})" for (method, k2), _ in groups]
+    look = (look or SettingStyle([])).extended(labels)
+    for label, (_, rows) in zip(labels, groups):
         stats = rows.groupby("radius")["grad_norm"].agg(["mean", "min", "max"])
-        ax.plot(stats.index, stats["mean"], marker="o", label=label)
-        ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.2)
+        ax.plot(stats.index, stats["mean"], marker=look.marker(label), color=look.colour(label), label=label)
+        ax.fill_between(stats.index, stats["min"], stats["max"], color=look.colour(label), alpha=0.2)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(PLAIN)
     ax.yaxis.set_minor_formatter(NullFormatter())

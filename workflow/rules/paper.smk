@@ -64,6 +64,8 @@ rule paper_figures:
         "logs/paper_figures.log",
     conda:
         "../envs/bptt-bench.yaml"
+    params:
+        settings=SETTINGS,
     script:
         "../scripts/paper_figures.py"
 
