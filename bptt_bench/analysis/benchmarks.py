@@ -247,7 +247,7 @@ def cpu_flagged(rows: pd.DataFrame) -> pd.DataFrame:
     has it, else median CPU seconds per wall second above CPU_PER_WALL_LIMIT x threads (none without `cpu_s`).
     """
     if "cpu_over_threads" in rows:
-        return rows[rows["ok"] & rows["cpu_over_threads"].fillna(False).astype(bool)]
+        return rows[rows["ok"] & rows["cpu_over_threads"].eq(True)]  # NaN (not measured) is not flagged
     if "cpu_s" not in rows:
         return rows.iloc[:0]
     ratio = rows["cpu_per_wall"] if "cpu_per_wall" in rows else rows["cpu_s"] / rows["time_median_s"]
