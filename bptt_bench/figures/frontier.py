@@ -63,12 +63,13 @@ def draw_frontier(table: pd.DataFrame, errors: pd.DataFrame | None = None, T: in
         mine = points[points["impl"] == impl]
         spacing = mine[mine["method"] == "checkpointed"].sort_values("segment")
         ax.plot(spacing["time_median_s"], spacing["peak_rss_bytes"] / MIB, color="0.75", linewidth=1, zorder=1)
-        for _, point in mine.iterrows():
+        below = set(spacing.index[1::2])  # neighbouring spacings often sit close: their labels alternate sides
+        for index, point in mine.iterrows():
             xy = (point["time_median_s"], point["peak_rss_bytes"] / MIB)
             ax.scatter(*xy, color=look.colour(point["setting"]), marker=look.marker(point["setting"]), s=36,
                        edgecolors="black" if point["method"] in EXACT else "none", linewidths=0.8, zorder=3)
-            ax.annotate(_error_text(point["gradient_error"]), xy, textcoords="offset points", xytext=(5, 3),
-                        fontsize=7)
+            ax.annotate(_error_text(point["gradient_error"]), xy, textcoords="offset points",
+                        xytext=(5, -9) if index in below else (5, 3), fontsize=7)
         ax.set_title(impl, fontsize=10)
         ax.set_xlabel("time per sequence (s)")
     log_axis(axes[0], "x", min_labels=3)  # axes are shared: one call sets every panel
