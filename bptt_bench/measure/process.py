@@ -101,7 +101,18 @@ def _serve(jobs: list[dict], threads: int) -> list[dict]:
 def _lines_until(stream, deadline: float):
     """The lines of a binary stream as they come; None (then stop) at the deadline."""
     buffer = b""
-    fd = stream.fileno()
+    for chunk in chunks_until(stream.fileno(), deadline):
+        if chunk is None:
+            yield None
+            return
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        yield from (line for line in lines if line.strip())
+
+
+def chunks_until(fd: int, deadline: float):
+    """What is written to fd, chunk by chunk, until its writer closes it; None (then stop) if
+    time.monotonic() reaches deadline first."""
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
@@ -110,9 +121,7 @@ def _lines_until(stream, deadline: float):
         chunk = os.read(fd, 1 << 16)
         if not chunk:
             return
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        yield from (line for line in lines if line.strip())
+        yield chunk
 
 
 def killed_result(signal_number: int, oom_kills_before: int | None, oom_kills_after: int | None) -> dict:

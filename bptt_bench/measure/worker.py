@@ -21,14 +21,13 @@ import gc
 import json
 import math
 import os
-import select
 import signal
 import sys
 import time
 
 from .environment import environment_in_force, pin_to_cpus
 from .memory import own_inherited_pages
-from .process import KILL_GRACE_S, PARENT_PID_VARIABLE, killed_result, oom_kill_count, utc_now
+from .process import KILL_GRACE_S, PARENT_PID_VARIABLE, chunks_until, killed_result, oom_kill_count, utc_now
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -233,15 +232,9 @@ def measure_in_child(spec: dict) -> dict:
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
     """Everything written to fd until its writer closes it, or (what came, True) at the deadline."""
-    chunks = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            return b"".join(chunks), True
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
+    chunks = list(chunks_until(fd, deadline))
+    timed_out = bool(chunks) and chunks[-1] is None
+    return b"".join(chunks[:-1] if timed_out else chunks), timed_out
 
 
 def main() -> None:
