@@ -27,9 +27,8 @@ def cell_id(spec: CellSpec) -> str:
     if spec.method == "checkpointed":
         truncation = f"_c{spec.segment or 'sqrt'}"
     cell = "" if spec.cell == "rnn_tanh" else f"_{spec.cell}"
-    device = "" if spec.device == "cpu" else f"_{spec.device}"
     return (f"{spec.impl}{cell}_{spec.method}_T{spec.T}{truncation}_B{spec.B}_H{spec.H}_D{spec.D}_O{spec.O}"
-            f"_{spec.dtype}_{spec.threads}t{device}")
+            f"_{spec.dtype}_{spec.threads}t{device_suffix(spec.device)}")
 
 
 def grids(config: dict) -> list[dict]:
@@ -98,14 +97,14 @@ def blocks(config: dict) -> dict[str, list[str]]:
     (a cell in two grids belongs to the first) for one implementation, thread count and
     device, measured one after another by one worker (`measure.cell.measure_cells`).
     Ids read like `scaling_numpy_1t` (`..._cuda` off the CPU)."""
+    grid_names = memberships(config)
     found: dict[str, list[str]] = {}
-    seen: set[str] = set()
-    for grid in grids(config):
-        for spec in grid_cells(config, grid):
-            cell = cell_id(spec)
-            if cell in seen:
-                continue
-            seen.add(cell)
-            device = "" if spec.device == "cpu" else f"_{spec.device}"
-            found.setdefault(f"{grid['name']}_{spec.impl}_{spec.threads}t{device}", []).append(cell)
+    for cell, spec in expand(config).items():
+        first_grid = grid_names[cell].split(",")[0]
+        found.setdefault(f"{first_grid}_{spec.impl}_{spec.threads}t{device_suffix(spec.device)}", []).append(cell)
     return found
+
+
+def device_suffix(device: str) -> str:
+    """What ids and file names of a non-CPU cell end in ('_cuda'); nothing for the CPU."""
+    return "" if device == "cpu" else f"_{device}"

@@ -10,7 +10,7 @@ from bptt_bench.analysis.settings import study_settings
 from bptt_bench.measure.process import KILL_GRACE_S
 from bptt_bench.study.config import check_config
 from bptt_bench.study.grid import expand as expand_cells
-from bptt_bench.study.grid import blocks, memberships
+from bptt_bench.study.grid import blocks, device_suffix, memberships
 from bptt_bench.tables import read_block
 from bptt_bench.study.learning import TABLES as LEARNING_TABLES
 from bptt_bench.study.learning import parts as learning_parts
@@ -97,11 +97,9 @@ def block_specs(wildcards):
 def peak_file(wildcards):
     """The matmul-peak measurement a block's peak_fraction refers to (same device, dtype and
     threads); a GPU's file ends in its device, so the CPU's keeps its name."""
-    spec = block_specs(wildcards)[
-        0
-    ]  # a block is one grid: one dtype, threads and device
-    device = "" if spec.device == "cpu" else f"_{spec.device}"
-    return f"results/machine/peak_{spec.dtype}_{spec.threads}t{device}.json"
+    # A block is one grid: one dtype, threads and device.
+    spec = block_specs(wildcards)[0]
+    return f"results/machine/peak_{spec.dtype}_{spec.threads}t{device_suffix(spec.device)}.json"
 
 
 def block_cells(wildcards):
