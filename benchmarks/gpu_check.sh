@@ -4,7 +4,8 @@
 #
 #     bash benchmarks/gpu_check.sh [OUT]        # OUT defaults to results/gpu_check
 #
-# 1. installs the project with a CUDA build of PyTorch and JAX into .venv-gpu;
+# 1. installs the project with a CUDA build of PyTorch and JAX into .venv-gpu, or, with
+#    GPU_PYTHON=python3 (say), uses that interpreter's own CUDA builds and this checkout as it is;
 # 2. runs the agreement tests on 'cuda' (float64 <= 1e-10 against the CPU implementations,
 #    float32 reported) -> OUT/agreement.txt;
 # 3. runs config/gpu_check.yaml (config/gpu.yaml reduced to a few minutes) with OUT/study as
@@ -16,16 +17,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-results/gpu_check}"
 mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || echo "nvidia-smi: none here (no NVIDIA driver)"; } | tee "$OUT/gpu.txt"
 
-if [ ! -x .venv-gpu/bin/python ]; then
-    python3 -m venv .venv-gpu
-    .venv-gpu/bin/pip install --quiet --upgrade pip
-    # PyPI's Linux torch wheel of the pinned version is the CUDA build; JAX needs its CUDA plugin.
-    .venv-gpu/bin/pip install --quiet -e ".[test]" "jax[cuda12]"
+if [ -n "${GPU_PYTHON:-}" ]; then
+    # An environment that already has CUDA builds of PyTorch and JAX (a GPU node's image, a
+    # module): use it as it is, with this checkout on the import path instead of installing it.
+    PYTHON="$(command -v "$GPU_PYTHON")"
+    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+else
+    if [ ! -x .venv-gpu/bin/python ]; then
+        python3 -m venv .venv-gpu
+        .venv-gpu/bin/pip install --quiet --upgrade pip
+        # PyPI's Linux torch wheel of the pinned version is the CUDA build; JAX needs its CUDA plugin.
+        .venv-gpu/bin/pip install --quiet -e ".[test]" "jax[cuda12]"
+    fi
+    PYTHON="$PWD/.venv-gpu/bin/python"
 fi
-export PATH="$PWD/.venv-gpu/bin:$PATH"
-python - <<'PY' | tee -a "$OUT/gpu.txt"
+# One process at a time uses the GPU, so JAX may take what it needs instead of 75 % up front.
+export XLA_PYTHON_CLIENT_PREALLOCATE="${XLA_PYTHON_CLIENT_PREALLOCATE:-false}"
+"$PYTHON" - <<'PY' | tee -a "$OUT/gpu.txt"
 import jax, torch
 print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())
 print("jax", jax.__version__, "devices", jax.devices())
@@ -33,17 +43,17 @@ PY
 
 # Agreement on the GPU: -s prints each measured error, -rs names every skip.
 # A failure is reported in the file and the study still runs.
-python -m pytest -m gpu -s -rs -q tests/test_device.py 2>&1 | tee "$OUT/agreement.txt" ||
+"$PYTHON" -m pytest -n 0 -p no:cacheprovider -m gpu -s -rs -q tests/test_device.py 2>&1 | tee "$OUT/agreement.txt" ||
     echo "AGREEMENT TESTS FAILED: see $OUT/agreement.txt" | tee -a "$OUT/gpu.txt"
 
 # The GPU study, reduced. --directory puts results/, logs/ and .snakemake/ under OUT/study;
 # the checkout's own results/ are not touched.
 STUDY="$(realpath -m "$OUT/study")"
-timeout -k 30 1500 snakemake --cores all --snakefile "$PWD/Snakefile" --directory "$STUDY" \
+timeout -k 30 "${STUDY_TIMEOUT_S:-1500}" "$PYTHON" -m snakemake --cores all --snakefile "$PWD/Snakefile" --directory "$STUDY" \
     --configfile "$PWD/config/gpu_check.yaml" --workflow-profile "$PWD/workflow/profiles/default" \
     results/tables/benchmarks.csv results/figures/time_vs_T.png > "$OUT/study.log" 2>&1 ||
     { tail -n 40 "$OUT/study.log"; echo "STUDY FAILED: see $OUT/study.log"; exit 1; }
-python - "$STUDY/results" <<'PY' | tee "$OUT/gpu_table.txt"
+"$PYTHON" - "$STUDY/results" <<'PY' | tee "$OUT/gpu_table.txt"
 import json, sys
 from pathlib import Path
 

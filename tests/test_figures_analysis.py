@@ -195,6 +195,8 @@ def test_scaling_block_draws_checkpointed_at_sqrt_T_as_one_setting():
     assert sorted(set(zip(sqrt["T"], sqrt["segment"]))) == [(64, 8), (1024, 32), (4096, 64)]
     old = bench.scaling_block(_checkpointed_table().drop(columns="grid"))  # tables without `grid`
     assert set(old.loc[old["method"] == "checkpointed", "T"]) == {64, 512, 1024, 4096}
+    renamed = _checkpointed_table().assign(grid=lambda t: "gpu_" + t["grid"])  # no grid named `scaling`
+    assert set(bench.scaling_block(renamed).loc[lambda b: b["method"] == "checkpointed", "T"]) == {64, 512, 1024, 4096}
 
 
 def test_checkpoint_costs_are_exact_at_the_issue_T_or_every_T_measured():

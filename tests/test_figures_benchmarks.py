@@ -125,6 +125,22 @@ def test_summary_has_a_table_per_figure_naming_failures():
     )
 
 
+def test_a_study_without_a_block_gets_a_note_in_its_place(tmp_path):
+    """A study with no truncation grid (config/gpu.yaml), or whose cells were all skipped (cuda without a GPU),
+    still writes every figure and summary entry, saying why there is nothing to draw."""
+    table = synthetic_table(grid=True)
+    scaling_only = table[table["grid"].eq("scaling")]
+    for plot in PLOTS:
+        assert all(p.stat().st_size > 0 for p in plot(scaling_only, tmp_path / plot.__name__))
+    summary = benchmarks.summarize(scaling_only)
+    assert summary["truncation_heatmaps"]["says"].startswith("Nothing to draw in this study: no TBPTT cells")
+    assert summary["time_vs_T"]["table"]["rows"]  # the scaling figures are still summarised
+    skipped = table.assign(status="skipped", reason="no CUDA device")
+    summary = benchmarks.summarize(skipped)
+    assert summary["time_vs_T"]["says"] == "Nothing to draw in this study: no cell of the scaling block ran ok."
+    assert set(summary) == {p.__name__.removeprefix("plot_") for p in PLOTS}
+
+
 def test_two_configurations_are_refused():
     table = synthetic_table()
     table.loc[0, "H"] = 128

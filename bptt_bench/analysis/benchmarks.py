@@ -27,13 +27,17 @@ SCALING, TRUNCATION = "scaling", "truncation"  # the grid names the figures draw
 CELLS_GRID = "cells"  # the gated cells at the scaling grid's T: drawn with the scaling block
 
 
+class NothingToDraw(ValueError):
+    """The table holds no cells of the block a figure draws (a study without a truncation grid, say)."""
+
+
 def cells(table: pd.DataFrame) -> pd.DataFrame:
     """One row per cell (impl, method, T, k1, k2), with columns `setting` (label) and `ok`.
 
     A cell listed twice keeps an ok row over a failed one; its `grid` names are joined.
     """
     if table.empty:
-        raise ValueError("the benchmark table has no rows")
+        raise NothingToDraw("the benchmark table has no rows")
     configs = table[CONFIG].drop_duplicates()
     if len(configs) > 1:
         raise ValueError(f"expected one configuration {CONFIG} per table, got {len(configs)}")
@@ -64,10 +68,10 @@ def _sqrt_relabelled(rows: pd.DataFrame) -> pd.DataFrame:
 
 def scaling_block(table: pd.DataFrame) -> pd.DataFrame:
     """Cells of the scaling grid and the gated cells' grid, plus checkpointed BPTT at c = ceil(sqrt(T)) at
-    the scaling grid's T (labelled settings.SQRT_SEGMENT); without a `grid` column, the settings measured
-    at >= 2 T."""
+    the scaling grid's T (labelled settings.SQRT_SEGMENT); without a grid named `scaling` (an older table,
+    or a study such as config/gpu.yaml that names its grids otherwise), the settings measured at >= 2 T."""
     rows = _sqrt_relabelled(cells(table))
-    if "grid" in rows:
+    if "grid" in rows and in_grid(rows, SCALING).any():
         scaling = in_grid(rows, SCALING)
         sqrt = (rows["setting"].str.contains(settings.SQRT_SEGMENT, regex=False)
                 & rows["T"].isin(set(rows.loc[scaling, "T"])))
@@ -76,7 +80,7 @@ def scaling_block(table: pd.DataFrame) -> pd.DataFrame:
         n_T = rows.groupby("setting")["T"].nunique()
         rows = rows[rows["setting"].isin(n_T.index[n_T >= 2])]
     if rows.empty:
-        raise ValueError("no setting (method, k1, k2) was measured at two or more values of T")
+        raise NothingToDraw("no setting (method, k1, k2) was measured at two or more values of T")
     return rows
 
 
@@ -93,7 +97,7 @@ def truncation_block(table: pd.DataFrame) -> tuple[int, pd.DataFrame]:
     if "grid" in rows:
         tbptt = tbptt[in_grid(tbptt, TRUNCATION)]
     if tbptt.empty:
-        raise ValueError("no TBPTT cells of a truncation grid in the table")
+        raise NothingToDraw("no TBPTT cells of a truncation grid in the table")
     T = tbptt.drop_duplicates(["T", "k1", "k2"])["T"].value_counts().sort_index().idxmax()
     tbptt = tbptt[tbptt["T"] == T]
     if "grid" not in rows:

@@ -17,3 +17,15 @@ def save_figure(fig, out_stem) -> list[Path]:
         )
         for fmt in ("png", "pdf")
     ]
+
+
+def note_figure(title: str, why: str):
+    """A figure that says why there is nothing to draw, saved in place of one whose cells this study lacks."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 2.5), layout="constrained")
+    fig.suptitle(title, fontsize=11)
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"Nothing to draw in this study:\n{why}", ha="center", va="center", fontsize=10, wrap=True)
+    return fig

@@ -22,7 +22,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator, PercentForma
 from bptt_bench.analysis import benchmarks as analysis
 from bptt_bench.analysis import settings
 from bptt_bench.analysis.benchmarks import MODEL_MEMORY, NATIVE_MEMORY, SHARED_MEMORY
-from bptt_bench.figures import save_figure, style
+from bptt_bench.figures import note_figure, save_figure, style
 from bptt_bench.figures.style import REFERENCE, SettingStyle, impl_order, legend, native_memory_label
 
 MIB = 2**20
@@ -119,6 +119,14 @@ def _flag_handle() -> Line2D:
     )
 
 
+def _or_note(draw, title: str, table: pd.DataFrame, setting_style: SettingStyle | None) -> Figure:
+    """draw(table, setting_style), or a figure saying why this study has nothing for it."""
+    try:
+        return draw(table, setting_style)
+    except analysis.NothingToDraw as why:
+        return note_figure(title, str(why))
+
+
 # -- time ---------------------------------------------------------------------------------
 
 
@@ -163,7 +171,7 @@ def draw_time_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = Non
 
 
 def plot_time_vs_T(table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None) -> list[Path]:
-    return save_figure(draw_time_vs_T(table, setting_style), out_stem)
+    return save_figure(_or_note(draw_time_vs_T, "Time per sequence against T", table, setting_style), out_stem)
 
 
 # -- memory -------------------------------------------------------------------------------
@@ -239,7 +247,7 @@ def draw_memory_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = N
 
 
 def plot_memory_vs_T(table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None) -> list[Path]:
-    return save_figure(draw_memory_vs_T(table, setting_style), out_stem)
+    return save_figure(_or_note(draw_memory_vs_T, "Peak memory against T", table, setting_style), out_stem)
 
 
 # -- truncation heatmaps --------------------------------------------------------------------
@@ -349,7 +357,7 @@ def draw_truncation_heatmaps(table: pd.DataFrame, setting_style: SettingStyle | 
 def plot_truncation_heatmaps(
     table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None
 ) -> list[Path]:
-    return save_figure(draw_truncation_heatmaps(table, setting_style), out_stem)
+    return save_figure(_or_note(draw_truncation_heatmaps, "TBPTT(k1, k2) heatmaps", table, setting_style), out_stem)
 
 
 # -- fraction of peak -----------------------------------------------------------------------
@@ -420,7 +428,7 @@ def draw_peak_fraction(table: pd.DataFrame, setting_style: SettingStyle | None =
 def plot_peak_fraction(
     table: pd.DataFrame, out_stem, setting_style: SettingStyle | None = None
 ) -> list[Path]:
-    return save_figure(draw_peak_fraction(table, setting_style), out_stem)
+    return save_figure(_or_note(draw_peak_fraction, "Fraction of the matmul peak", table, setting_style), out_stem)
 
 
 # -- findings -----------------------------------------------------------------------------
@@ -448,8 +456,25 @@ def _failures(rows: pd.DataFrame) -> list[str]:
 
 
 def summarize(table: pd.DataFrame) -> dict[str, dict]:
-    """Per figure (the name after plot_): 'title', 'says' (one sentence), 'table' (columns, rows of text), 'notes'."""
+    """Per figure (the name after plot_): 'title', 'says' (one sentence), 'table' (columns, rows of text), 'notes';
+    a figure this study has no cells for says why."""
+    out = {}
+    for names, part in ((SCALING_FIGURES, _summarize_scaling), (("truncation_heatmaps",), _summarize_truncation)):
+        try:
+            out |= part(table)
+        except analysis.NothingToDraw as why:
+            out |= {name: {"title": name.replace("_", " "), "says": f"Nothing to draw in this study: {why}.",
+                           "table": {"columns": [], "rows": []}, "notes": []} for name in names}
+    return out
+
+
+SCALING_FIGURES = ("time_vs_T", "memory_vs_T", "peak_fraction")
+
+
+def _summarize_scaling(table: pd.DataFrame) -> dict[str, dict]:
     rows = analysis.scaling_block(table)
+    if not rows["ok"].any():
+        raise analysis.NothingToDraw("no cell of the scaling block ran ok")
     times = analysis.times_at_largest_T(rows)
     T_max = int(rows.loc[rows["ok"], "T"].max())
     failed_at_T = rows[~rows["ok"] & (rows["T"] == T_max)]
@@ -468,8 +493,6 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
         ],
     )
     spread = analysis.flat_spread(rows, SHARED_MEMORY)
-    T, block = analysis.truncation_block(table)
-    ranges = analysis.truncation_ranges(block)
     best = analysis.best_peak_fraction(rows)
     flagged = analysis.cpu_flagged(rows)
     flag_note = (
@@ -529,6 +552,33 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
             ]
             + _failures(rows),
         },
+        "peak_fraction": {
+            "title": "Fraction of the machine's matmul peak",
+            "says": "The best ok cell of each framework, against the machine's peak and the framework's own GEMM rate.",
+            "table": _records(
+                best,
+                {
+                    "impl": str,
+                    "setting": str,
+                    "T": lambda t: f"{t:g}",
+                    "peak_fraction": lambda f: f"{100 * f:.3g}%",
+                    "own_gemm_fraction": lambda f: f"{100 * f:.3g}%" if np.isfinite(f) else "",
+                },
+                {
+                    "setting": "best cell",
+                    "peak_fraction": "of the machine's peak",
+                    "own_gemm_fraction": "its own GEMM rate, of the machine's peak",
+                },
+            ),
+            "notes": flag_note,
+        },
+    } | _checkpointing(rows)
+
+
+def _summarize_truncation(table: pd.DataFrame) -> dict[str, dict]:
+    T, block = analysis.truncation_block(table)
+    ranges = analysis.truncation_ranges(block)
+    return {
         "truncation_heatmaps": {
             "title": f"The k1 x k2 grid at T={T}",
             "says": "Span of time per sequence and of peak RSS over the grid's ok TBPTT cells, per framework.",
@@ -554,27 +604,7 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
             ),
             "notes": _failures(block),
         },
-        "peak_fraction": {
-            "title": "Fraction of the machine's matmul peak",
-            "says": "The best ok cell of each framework, against the machine's peak and the framework's own GEMM rate.",
-            "table": _records(
-                best,
-                {
-                    "impl": str,
-                    "setting": str,
-                    "T": lambda t: f"{t:g}",
-                    "peak_fraction": lambda f: f"{100 * f:.3g}%",
-                    "own_gemm_fraction": lambda f: f"{100 * f:.3g}%" if np.isfinite(f) else "",
-                },
-                {
-                    "setting": "best cell",
-                    "peak_fraction": "of the machine's peak",
-                    "own_gemm_fraction": "its own GEMM rate, of the machine's peak",
-                },
-            ),
-            "notes": flag_note,
-        },
-    } | _checkpointing(rows)
+    }
 
 
 def _percent(v) -> str:
