@@ -12,7 +12,9 @@
 #    Snakemake's working directory -> OUT/study/results/{tables,figures,cells,machine}:
 #    benchmarks.csv with time, device memory and status per cell, the figures (GPU rows in
 #    their own '<impl> on cuda' panels) and benchmarks_summary.json with cudnn_speedup.
-# Everything it writes is under OUT; nothing else in the checkout changes.
+# Everything it writes is under OUT; nothing else in the checkout changes. To redo part of a check
+# within a short lease: GPU_CHECK_TESTS (a pytest -k expression), GPU_CHECK_CONFIG (another config),
+# GPU_CHECK_SNAKEMAKE_ARGS (e.g. "--rerun-triggers params code input": keep cells already in OUT/study).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-results/gpu_check}"
@@ -43,14 +45,14 @@ PY
 
 # Agreement on the GPU: -s prints each measured error, -rs names every skip.
 # A failure is reported in the file and the study still runs.
-"$PYTHON" -m pytest -n 0 -p no:cacheprovider -m gpu -s -rs -q tests/test_device.py 2>&1 | tee "$OUT/agreement.txt" ||
+"$PYTHON" -m pytest -n 0 -p no:cacheprovider -m gpu -s -rs -q ${GPU_CHECK_TESTS:+-k "$GPU_CHECK_TESTS"} tests/test_device.py 2>&1 | tee "$OUT/agreement.txt" ||
     echo "AGREEMENT TESTS FAILED: see $OUT/agreement.txt" | tee -a "$OUT/gpu.txt"
 
 # The GPU study, reduced. --directory puts results/, logs/ and .snakemake/ under OUT/study;
 # the checkout's own results/ are not touched.
 STUDY="$(realpath -m "$OUT/study")"
-timeout -k 30 "${STUDY_TIMEOUT_S:-1500}" "$PYTHON" -m snakemake --cores all --snakefile "$PWD/Snakefile" --directory "$STUDY" \
-    --configfile "$PWD/config/gpu_check.yaml" --workflow-profile "$PWD/workflow/profiles/default" \
+timeout -k 30 "${STUDY_TIMEOUT_S:-1500}" "$PYTHON" -m snakemake --cores all --snakefile "$PWD/Snakefile" --directory "$STUDY" ${GPU_CHECK_SNAKEMAKE_ARGS:-} \
+    --configfile "$(realpath "${GPU_CHECK_CONFIG:-config/gpu_check.yaml}")" --workflow-profile "$PWD/workflow/profiles/default" \
     results/tables/benchmarks.csv results/figures/time_vs_T.png > "$OUT/study.log" 2>&1 ||
     { tail -n 40 "$OUT/study.log"; echo "STUDY FAILED: see $OUT/study.log"; exit 1; }
 "$PYTHON" - "$STUDY/results" <<'PY' | tee "$OUT/gpu_table.txt"

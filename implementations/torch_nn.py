@@ -39,7 +39,8 @@ class TorchNN(TorchRNN):
     def recurrence(self, params, state, x, cell="rnn_tanh"):
         n, B, D = x.shape
         W_hh = params["W_hh"]
-        weights = {"weight_ih_l0": params["W_xh"].T, "weight_hh_l0": W_hh.T}
+        # cuDNN packs the weights into one buffer by viewing each: they must be contiguous.
+        weights = {"weight_ih_l0": params["W_xh"].T.contiguous(), "weight_hh_l0": W_hh.T.contiguous()}
         if cell == "gru":
             weights |= {"bias_ih_l0": params["b_xh"], "bias_hh_l0": params["b_hh"]}
         else:

@@ -122,6 +122,17 @@ class TorchRNN(Implementation):
         return device == "cpu" or torch.cuda.is_available()
 
     @contextlib.contextmanager
+    def precision(self, dtype):
+        # cuDNN's RNNs (torch_nn on a GPU) compute float32 in TF32 by default: IEEE float32 instead, as
+        # PyTorch's own matmuls and the other frameworks do. No effect on a CPU.
+        rnn = torch.backends.cudnn.rnn
+        before, rnn.fp32_precision = rnn.fp32_precision, "ieee"
+        try:
+            yield
+        finally:
+            rnn.fp32_precision = before
+
+    @contextlib.contextmanager
     def on_device(self, device):
         self._device = torch.device(device)
         try:

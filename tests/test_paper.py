@@ -65,6 +65,18 @@ def test_learnable_lag_numbers_give_the_largest_learned_lag_per_setting_and_regi
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None,
                     reason="pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
+def test_a_section_that_cannot_be_computed_is_named_with_its_reason_and_the_paper_builds(tmp_path):
+    broken_echo = pd.DataFrame({"seed": [0]})  # no k1, loss, ...: the echo section raises
+    record = numbers.numbers({"benchmarks": bench_table(), "echo": broken_echo}, [])
+    assert "echo" in record["missing"] and "scaling" in record  # the other sections are still computed
+    assert record["errors"]["echo"]["reason"].startswith("KeyError")
+    assert record["errors_by_table"] == {"echo": f"echo: {record['errors']['echo']['reason']}"}
+    text = paper_text(tmp_path, bench_table(), echo=broken_echo)
+    assert "Could not be computed from the table echo" in " ".join(text.split())
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
 def test_changing_a_table_value_changes_the_paper(tmp_path):
     bench = bench_table()
     (tmp_path / "a").mkdir()

@@ -3,9 +3,11 @@
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -198,8 +200,15 @@ def smoke_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("smoke")
     command = SNAKEMAKE + ["--cores", "8", "--directory", str(workdir), "--configfile", str(ROOT / "config/smoke.yaml")]
     done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:] + failed_job_logs(workdir, done.stderr)
     return workdir, command
+
+
+def failed_job_logs(workdir: Path, stderr: str) -> str:
+    """The end of each log file Snakemake names for a failed job, for the assertion message."""
+    failed = re.findall(r"Error in rule \w+:.*?\n\s+log: (\S+)", stderr, flags=re.S)
+    return "".join(f"\n--- {log} ---\n" + ((workdir / log).read_text()[-3000:] if (workdir / log).exists() else "(absent)")
+                   for log in failed)
 
 
 @pytest.mark.workflow
@@ -240,6 +249,8 @@ def test_smoke_study_builds_the_paper(smoke_run):
     assert len(claims) >= 12 and set(claims["verdict"]) <= {"holds", "fails", "partly", "not tested"}
     numbers = json.loads((workdir / "results/paper/numbers.json").read_text())
     assert {"setup", "cells", "echo", "derivative_free", "truncated_norms"} <= set(numbers)
+    if numbers["errors"]:  # the paper names them; say so here too, where CI shows it
+        warnings.warn(f"paper sections that could not be computed: {numbers['errors']}")
     for name in ("echo", "derivative_free", "truncated_norms"):
         assert (workdir / f"results/figures/{name}.pdf").stat().st_size > 1000
 

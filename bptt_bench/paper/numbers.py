@@ -8,6 +8,7 @@ table may be absent: its section then says so (`available` lists what this run m
 from __future__ import annotations
 
 import math
+import traceback
 
 import numpy as np
 import pandas as pd
@@ -272,15 +273,23 @@ SECTIONS = {  # numbers.json key -> (table, function)
 
 
 def numbers(tables: dict[str, pd.DataFrame], figures: list[str], claims_table: pd.DataFrame | None = None) -> dict:
-    """All numbers of the paper; a section whose table is absent or empty is left out (its name in `missing`)."""
+    """All numbers of the paper; a section whose table is absent or empty is left out (its name in `missing`);
+    one that cannot be computed from its table is left out too, its reason in `errors` (the paper prints it)."""
     out: dict = {"available": sorted(name for name, t in tables.items() if len(t)), "figures": sorted(figures)}
-    missing = []
+    missing, errors = [], {}
     for key, (table, function) in SECTIONS.items():
         if table in tables and len(tables[table]):
-            out[key] = function(tables[table])
+            try:
+                out[key] = function(tables[table])
+            except Exception as error:  # noqa: BLE001 - the paper says which section failed and why, and builds
+                traceback.print_exc()  # into the rule's log
+                errors[key] = {"table": table, "reason": f"{type(error).__name__}: {error}"[:300]}
+                missing.append(key)
         else:
             missing.append(key)
-    out["missing"] = missing
+    out["missing"], out["errors"] = missing, errors
+    out["errors_by_table"] = {table: "; ".join(f"{key}: {e['reason']}" for key, e in errors.items() if e["table"] == table)
+                              for table in sorted({e["table"] for e in errors.values()})}
     if claims_table is not None:
         counts = claims_table["verdict"].value_counts()
         out["claims"] = {"total": str(len(claims_table)),
