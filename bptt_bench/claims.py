@@ -356,23 +356,30 @@ def detach_equals_tbptt(tables) -> Verdict:
 
 
 def _echo_final(tables) -> pd.DataFrame:
+    """Mean, SD and count of the final loss per (H, k), indexed by (H, k1)."""
     echo = tables["echo"]
+    echo = echo if "H" in echo else echo.assign(H=-1)  # a table of one hidden size that does not name it
     runs = _final(echo, TRAINING_RUN).fillna({"loss": math.inf})
-    return runs.groupby("k1")["loss"].agg(["mean", "std", "count"]).fillna({"std": 0.0})
+    return runs.groupby(["H", "k1"])["loss"].agg(["mean", "std", "count"]).fillna({"std": 0.0})
+
+
+def _echo_name(H, k, final: pd.DataFrame) -> str:
+    """'k = 5', or 'H = 8, k = 5' where the runs have several H."""
+    return f"H = {int(H)}, k = {int(k)}" if final.index.get_level_values("H").nunique() > 1 else f"k = {int(k)}"
 
 
 def echo_truncation(tables) -> Verdict:
     levels, final = echo_levels(), _echo_final(tables)
     middles = {3: (levels["none"] + levels["lag3"]) / 2, 8: (levels["lag3"] + levels["both"]) / 2}
-    broken = [(k, lag) for k, row in final.iterrows() for lag, middle in middles.items()
+    broken = [(H, k, lag) for (H, k), row in final.iterrows() for lag, middle in middles.items()
               if k <= lag and row["mean"] < middle]
-    learnable = [k for k, row in final.iterrows() if k > 3 and row["mean"] < middles[3]]
-    evidence = ("mean final loss per k: " + ", ".join(f"k = {int(k)}: {row['mean']:.4f}" for k, row in final.iterrows())
+    learnable = [k for (_, k), row in final.iterrows() if k > 3 and row["mean"] < middles[3]]
+    evidence = ("mean final loss: " + ", ".join(f"{_echo_name(H, k, final)}: {row['mean']:.4f}" for (H, k), row in final.iterrows())
                 + f"; midpoints between levels {middles[3]:.4f} (lag 3), {middles[8]:.4f} (lag 8)")
     if broken:
         return Verdict("fails", evidence + "; below the midpoint though k <= lag: "
-                       + ", ".join(f"k = {int(k)} (lag {lag})" for k, lag in broken))
-    if not any(k <= 3 for k in final.index):
+                       + ", ".join(f"{_echo_name(H, k, final)} (lag {lag})" for H, k, lag in broken))
+    if not any(k <= 3 for _, k in final.index):
         return Verdict("not tested", "no k <= 3 in the echo runs; " + evidence)
     return Verdict("holds" if learnable else "partly", evidence)
 
@@ -380,12 +387,12 @@ def echo_truncation(tables) -> Verdict:
 def echo_levels_match(tables) -> Verdict:
     levels, final = echo_levels(), _echo_final(tables)
     parts, matched = [], 0
-    for k, row in final.iterrows():
+    for (H, k), row in final.iterrows():
         expected = levels[expected_level(int(k))]
         tolerance = max(2 * row["std"], 0.01)
         ok = abs(row["mean"] - expected) <= tolerance
         matched += ok
-        parts.append(f"k = {int(k)}: {row['mean']:.4f} vs {expected:.4f} ({expected_level(int(k))}) "
+        parts.append(f"{_echo_name(H, k, final)}: {row['mean']:.4f} vs {expected:.4f} ({expected_level(int(k))}) "
                      f"{'within' if ok else 'outside'} {tolerance:.3f}")
     verdict = "holds" if matched == len(final) else "partly" if matched >= len(final) / 2 else "fails"
     return Verdict(verdict, "; ".join(parts) + " (tolerance: 2 seed SDs, at least 0.01)")

@@ -205,3 +205,14 @@ def test_long_dependencies_discounts_what_the_readout_only_control_learns_and_ne
     for claim_id in ("long_dependencies", "williams_peng"):
         result = check(claim_id, {"learnable_lag": online})
         assert result.verdict == "not tested" and "gradient" in result.evidence
+
+
+def test_echo_verdicts_are_per_hidden_size_and_name_it():
+    small = echo({3: 0.662, 5: 0.52, 9: 0.52}).assign(H=4)  # plateaus: lag 8 not learned at all
+    large = echo({3: 0.662, 5: 0.46, 9: 0.455}).assign(H=8)  # lag 8 learned though k = 5 has no path to it
+    result = check("echo_truncation", {"echo": pd.concat([small, large], ignore_index=True)})
+    assert result.verdict == "fails" and "H = 8, k = 5 (lag 8)" in result.evidence
+    assert "H = 4, k = 5" not in result.evidence.split("k <= lag:")[1]
+    assert check("echo_truncation", {"echo": small}).verdict == "holds"
+    levels = check("echo_levels", {"echo": pd.concat([small, large], ignore_index=True)})
+    assert "H = 4, k = 9: 0.5210 vs 0.4545 (both) outside" in levels.evidence

@@ -9,6 +9,8 @@ final loss should sit on the level of the lags below k.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bptt_bench.experiments.training import train
 from bptt_bench.tasks import ECHO_LAGS
 
@@ -25,7 +27,7 @@ def echo(
     ks=KS,
     seeds=(0, 1, 2),
     T: int = 64,
-    H: int = 16,
+    H: int | Sequence[int] = 16,
     B: int = 32,
     n_sequences: int = 300,
     lr: float = 0.05,
@@ -34,16 +36,20 @@ def echo(
     n_eval: int = 512,
     dtype: str = "float32",
 ) -> list[dict]:
-    """Training rows (TRAINING_COLUMNS) of TBPTT(k, k) on echo (T) for every k and seed.
+    """Training rows (TRAINING_COLUMNS) of TBPTT(k, k) on echo (T) for every hidden size H (an int or
+    several), k and seed.
 
     Every k of a seed sees the same initial parameters and sequences. The held-out loss
-    (n_eval sequences, T - 8 targets each) of a run's last row is its final loss.
+    (n_eval sequences, T - 8 targets each) of a run's last row is its final loss. Several H
+    separate the gradient path from the information path: a state large enough to keep x_{t-8}
+    while it learns lag 3 can let the readout use it though no gradient reaches it.
     """
-    run = dict(impl=impl, task="echo", task_params={"T": T}, H=H, B=B, n_sequences=n_sequences, lr=lr,
+    run = dict(impl=impl, task="echo", task_params={"T": T}, B=B, n_sequences=n_sequences, lr=lr,
                clip=clip, eval_every=eval_every, n_eval=n_eval, dtype=dtype)
     return [
         row
+        for size in ([H] if isinstance(H, int) else H)
         for k in ks
         for seed in seeds
-        for row in train(method="tbptt", k1=k, k2=k, seed=seed, **run)
+        for row in train(method="tbptt", k1=k, k2=k, seed=seed, H=size, **run)
     ]

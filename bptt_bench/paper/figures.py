@@ -20,14 +20,17 @@ OPTIMIZER_LABELS = {"bptt_sgd": "BPTT + SGD", "powell": "SciPy Powell", "es": "e
 
 
 def plot_echo(echo: pd.DataFrame, out_stem) -> list[Path]:
-    """Final held-out loss of TBPTT(k, k) on echo against k: seeds as dots, mean as a line, exact levels dashed."""
+    """Final held-out loss of TBPTT(k, k) on echo against k, one line per hidden size H: seeds as dots,
+    mean as a line, exact levels dashed."""
     runs = final_rows(echo)
     fig = Figure(figsize=(6.0, 3.6), layout="constrained")
     ax = fig.add_subplot()
     ok = runs[runs["status"].eq("ok")]
-    mean = ok.groupby("k1")["loss"].mean()
-    ax.plot(mean.index, mean.to_numpy(), color="black", marker="o", label="TBPTT(k, k), mean over seeds")
-    ax.scatter(ok["k1"], ok["loss"], s=14, color="tab:blue", alpha=0.6, zorder=3, label="one seed")
+    for (H, by_H), colour, marker in zip(ok.groupby("H"), ("black", "tab:purple", "tab:olive", "tab:cyan"), "osD^"):
+        mean = by_H.groupby("k1")["loss"].mean()
+        ax.plot(mean.index, mean.to_numpy(), color=colour, marker=marker, label=f"H = {H}: mean over seeds")
+        ax.scatter(by_H["k1"], by_H["loss"], s=12, color=colour, marker=marker, alpha=0.35, zorder=3,
+                   label=f"H = {H}: one seed")
     for (name, level), style in zip(echo_levels().items(), ("--", "-.", ":")):
         ax.axhline(level, color="grey", linestyle=style, linewidth=1, label=f"{LEVEL_LABELS[name]}: {level:.4f}")
     for lag in (3, 8):
@@ -41,7 +44,7 @@ def plot_echo(echo: pd.DataFrame, out_stem) -> list[Path]:
     ax.set_xticks(sorted(runs["k1"].unique()))
     ax.legend(fontsize=7, loc="center right")  # between the levels, clear of the lines
     first = runs.iloc[0]
-    ax.set_title(f"Echo task, T = {first['T']}, H = {first['H']}, {first['impl']}, {first['dtype']}: "
+    ax.set_title(f"Echo task, TBPTT(k, k), T = {first['T']}, {first['impl']}, {first['dtype']}: "
                  f"{runs['seed'].nunique()} seed(s), {int(runs['sequences_seen'].max())} sequences each", fontsize=9)
     return save_figure(fig, out_stem)
 
