@@ -6,6 +6,7 @@
 #
 # 1. installs the project with a CUDA build of PyTorch and JAX into .venv-gpu, or, with
 #    GPU_PYTHON=python3 (say), uses that interpreter's own CUDA builds and this checkout as it is;
+#    without a network there, benchmarks/offline_wheels.sh gathers the rest as wheels;
 # 2. runs the agreement tests on 'cuda' (float64 <= 1e-10 against the CPU implementations,
 #    float32 reported) -> OUT/agreement.txt;
 # 3. runs config/gpu_check.yaml (config/gpu.yaml reduced to a few minutes) with OUT/study as
