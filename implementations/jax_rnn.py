@@ -190,7 +190,9 @@ class JaxRNN(Implementation):
             self._compiled = None
         peak = 0
         for function, args, kwargs, float64 in calls:
-            with jax.enable_x64(float64), self.on_device(device):  # lowered for the device run() used
+            # Lowered as run() ran it (dtype, matmul precision, device): the same program, so XLA's
+            # in-memory cache returns the executable run() compiled instead of compiling it again.
+            with self.precision(np.float64 if float64 else np.float32), self.on_device(device):
                 compiled = function.lower(*args, **kwargs).compile()
                 peak = max(peak, compiled.memory_analysis().temp_size_in_bytes)
         return result, peak

@@ -59,3 +59,21 @@ def test_bptt_memory_grows_with_T(impls, name):
     """The measurement can tell: BPTT keeps every state, so 4x the steps is ~4x the memory."""
     short, long = peak_bytes(impls[name], 200, "bptt"), peak_bytes(impls[name], 800, "bptt")
     assert 3.0 <= long / short <= 5.0, (short, long)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_jax_memory_analysis_reuses_the_programs_the_pass_compiled(dtype):
+    """The compiled memory analysis lowers each program as the pass ran it (dtype, matmul precision):
+    XLA's cache then returns the pass's executable; lowered otherwise, every program compiles twice
+    (what a default study paid, about 80 s, when the precision setting was left out of the lowering)."""
+    jax = pytest.importorskip("jax")
+    impl = implementations.load("jax")
+    problem = random_problem(T=64, B=4, H=8, D=3, O=3, seed=0, dtype=dtype)
+    run = lambda: impl.train(*problem, "tbptt", k1=16, k2=32, lr=0.01)  # noqa: E731
+    run()
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda name, secs, **_: compiles.append(name) if name.endswith("backend_compile_duration") else None
+    )
+    _, peak = impl.measure_peak_bytes(run)
+    assert peak > 0 and compiles == []
