@@ -58,3 +58,17 @@ def test_truncated_norms_figure_draws_each_setting_in_the_study_colour(tmp_path,
     monkeypatch.setattr(figures, "save_figure", keep)
     figures.plot_truncated_norms(rows, tmp_path / "norms", look)
     assert drawn == {name: matplotlib.colors.to_hex(look.colour(name)) for name in ("BPTT", "TBPTT(4, 4)")}
+
+
+def test_derivative_free_figure_keeps_the_curves_readable_when_a_run_blows_up():
+    from bptt_bench.paper.figures import draw_derivative_free
+
+    base = dict(budget_s=1.0, task="echo", T=32, H=4, n_params=38, baseline_loss=0.66, evaluations=1)
+    rows = [base | dict(optimizer=name, seed=0, wall_s=t, loss=loss)
+            for name, losses in (("bptt_sgd", (0.8, 0.55, 9.0)), ("powell", (0.8, 0.6, 0.55)))
+            for t, loss in zip((0.0, 0.5, 1.0), losses)]
+    ax = draw_derivative_free(pd.DataFrame(rows)).axes[0]
+    assert ax.get_ylim()[1] == pytest.approx(1.15 * 0.8)  # just above the worst start, not at 9 nats
+    assert any("above the axis (1 point, up to 9 nats)" in t.get_text() for t in ax.get_legend().get_texts())
+    calm = pd.DataFrame([r | dict(loss=min(r["loss"], 0.7)) for r in rows])
+    assert not any("above the axis" in t.get_text() for t in draw_derivative_free(calm).axes[0].get_legend().get_texts())

@@ -26,7 +26,8 @@ def plot_echo(echo: pd.DataFrame, out_stem) -> list[Path]:
     fig = Figure(figsize=(6.0, 3.6), layout="constrained")
     ax = fig.add_subplot()
     ok = runs[runs["status"].eq("ok")]
-    for (H, by_H), colour, marker in zip(ok.groupby("H"), ("black", "tab:purple", "tab:olive", "tab:cyan"), "osD^"):
+    series_looks = zip(("black", "tab:purple", "tab:olive", "tab:cyan"), "osD^")
+    for (H, by_H), (colour, marker) in zip(ok.groupby("H"), series_looks):
         mean = by_H.groupby("k1")["loss"].mean()
         ax.plot(mean.index, mean.to_numpy(), color=colour, marker=marker, label=f"H = {H}: mean over seeds")
         ax.scatter(by_H["k1"], by_H["loss"], s=12, color=colour, marker=marker, alpha=0.35, zorder=3,
@@ -50,6 +51,10 @@ def plot_echo(echo: pd.DataFrame, out_stem) -> list[Path]:
 
 
 def plot_derivative_free(runs: pd.DataFrame, out_stem) -> list[Path]:
+    return save_figure(draw_derivative_free(runs), out_stem)
+
+
+def draw_derivative_free(runs: pd.DataFrame) -> Figure:
     """Held-out loss against optimiser seconds, one line per (optimiser, seed), same budget for each."""
     fig = Figure(figsize=(6.0, 3.6), layout="constrained")
     ax = fig.add_subplot()
@@ -60,13 +65,23 @@ def plot_derivative_free(runs: pd.DataFrame, out_stem) -> list[Path]:
     levels = echo_levels()
     ax.axhline(levels["none"], color="grey", linestyle="--", linewidth=1, label=f"neither lag known: {levels['none']:.4f}")
     ax.axhline(levels["lag3"], color="grey", linestyle="-.", linewidth=1, label=f"lag 3 known: {levels['lag3']:.4f}")
+    # A run that blows up late would squash every curve into the bottom tenth: the axis ends a little
+    # above the worst starting loss, and what lies beyond is marked on its edge with its value.
+    top = 1.15 * runs.sort_values("wall_s").groupby(["optimizer", "seed"])["loss"].first().max()
+    above = runs[runs["loss"] > top]
+    if len(above):
+        ax.set_ylim(top=top)
+        points = f"{len(above)} point{'s' * (len(above) > 1)}"
+        ax.scatter(above["wall_s"], np.full(len(above), top), marker="^", s=18, clip_on=False, zorder=4,
+                   color=[colors.get(name, "grey") for name in above["optimizer"]],
+                   label=f"above the axis ({points}, up to {above['loss'].max():.3g} nats)")
     ax.set_xlabel("optimiser seconds (evaluation excluded)")
     ax.set_ylabel("held-out cross-entropy (nats)")
     ax.legend(fontsize=7)
     first = runs.iloc[0]
     ax.set_title(f"Echo task, T = {first['T']}, H = {first['H']} ({first['n_params']} parameters), float64: "
                  f"{first['budget_s']:g} s each, {runs['seed'].nunique()} seed(s)", fontsize=9)
-    return save_figure(fig, out_stem)
+    return fig
 
 
 def plot_truncated_norms(norms: pd.DataFrame, out_stem, look: SettingStyle | None = None) -> list[Path]:
