@@ -125,12 +125,16 @@ class TorchRNN(Implementation):
     def precision(self, dtype):
         # cuDNN's RNNs (torch_nn on a GPU) compute float32 in TF32 by default: IEEE float32 instead, as
         # PyTorch's own matmuls and the other frameworks do. No effect on a CPU.
-        rnn = torch.backends.cudnn.rnn
-        before, rnn.fp32_precision = rnn.fp32_precision, "ieee"
+        # PyTorch >= 2.9 names it cudnn.rnn.fp32_precision; before, cudnn.allow_tf32 (a GPU node's own build).
+        rnn = getattr(torch.backends.cudnn, "rnn", None)
+        owner, name, ieee = (rnn, "fp32_precision", "ieee") if hasattr(rnn, "fp32_precision") else (
+            torch.backends.cudnn, "allow_tf32", False)
+        before = getattr(owner, name)
+        setattr(owner, name, ieee)
         try:
             yield
         finally:
-            rnn.fp32_precision = before
+            setattr(owner, name, before)
 
     @contextlib.contextmanager
     def on_device(self, device):

@@ -91,3 +91,17 @@ def test_cuda_float32_error_is_reported(impls, name):
     error, key = max_gradient_error(grads, reference)
     print(f"{name} cuda float32 T=256 bptt: max relative gradient error {error:.2e} ({key})")
     assert error <= 1e-4, (error, key)  # SPEC's float32 tolerance; the figure is printed
+
+
+def test_float32_is_ieee_during_a_call_and_restored_after():
+    """TF32 (cuDNN's RNNs, XLA's GPU default) would give ~1e-3 gradient error on a GPU: each call runs
+    at IEEE float32, and the user's settings come back afterwards."""
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    cudnn_rnn = torch.backends.cudnn.rnn
+    with implementations.load("torch").precision(np.float32):
+        assert cudnn_rnn.fp32_precision == "ieee"
+    assert cudnn_rnn.fp32_precision == "tf32"  # PyTorch's default, untouched outside a call
+    with implementations.load("jax").precision(np.float32):
+        assert jax.config.jax_default_matmul_precision == "highest"
+    assert jax.config.jax_default_matmul_precision is None

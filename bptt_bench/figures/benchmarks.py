@@ -465,9 +465,10 @@ def summarize(table: pd.DataFrame) -> dict[str, dict]:
         except analysis.NothingToDraw as why:
             out |= {name: {"title": name.replace("_", " "), "says": f"Nothing to draw in this study: {why}.",
                            "table": {"columns": [], "rows": []}, "notes": []} for name in names}
-    return out
+    return {name: out[name] for name in FIGURES} | out  # the figures' order, then the extra entries
 
 
+FIGURES = ("time_vs_T", "memory_vs_T", "truncation_heatmaps", "peak_fraction")
 SCALING_FIGURES = ("time_vs_T", "memory_vs_T", "peak_fraction")
 
 
