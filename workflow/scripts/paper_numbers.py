@@ -15,4 +15,4 @@ names = [name for name in snakemake.input.keys() if name not in ("claims", "figu
 tables = read_tables({name: snakemake.input[name] for name in names})
 figures = [Path(path).stem for path in snakemake.input.figures]
 record = json_safe(numbers(tables, figures, pd.read_csv(snakemake.input.claims)))
-write_atomically(snakemake.output[0], lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
+write_atomically(snakemake.output[0], lambda tmp: tmp.write_text(json.dumps(record, indent=1, default=str) + "\n"))
