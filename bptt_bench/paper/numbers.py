@@ -292,8 +292,6 @@ def numbers(tables: dict[str, pd.DataFrame], figures: list[str], claims_table: p
         else:
             missing.append(key)
     out["missing"], out["errors"] = missing, errors
-    out["errors_by_table"] = {table: "; ".join(f"{key}: {e['reason']}" for key, e in errors.items() if e["table"] == table)
-                              for table in sorted({e["table"] for e in errors.values()})}
     if claims_table is not None:
         counts = claims_table["verdict"].value_counts()
         out["claims"] = {"total": str(len(claims_table)),
