@@ -54,9 +54,9 @@ def step(params, cell, state, projected):
     return state, state[0] if isinstance(state, tuple) else state
 
 
-def scan_steps(params, state, x, cell):
+def scan_steps(params, state, x, cell, unroll: int = 1):
     """(final state, outputs h_t (n,B,H)) of n steps of `cell` over x (n,B,D) from state."""
-    return jax.lax.scan(partial(step, params, cell), state, x @ params["W_xh"] + params[CELLS[cell][1]])
+    return jax.lax.scan(partial(step, params, cell), state, x @ params["W_xh"] + params[CELLS[cell][1]], unroll=unroll)
 
 
 def readout_loss(W_hy, b_y, S, y, mask, loss):

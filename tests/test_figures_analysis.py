@@ -534,6 +534,17 @@ def test_learnable_lag_figure_and_summary_show_each_cell():
     assert [r[0] for r in rows] == ["rnn_tanh"] * 4 + ["gru"] * 4
 
 
+def test_a_cell_left_out_of_a_regime_gets_a_panel_that_says_so():
+    """learning.learnable_lag.per_cell can run a cell in fewer regimes: its empty panel says why, the others draw."""
+    elman = _lag_table().assign(cell="rnn_tanh")
+    table = pd.concat([elman, elman.assign(regime="online_equal_data"), elman.assign(cell="lstm", seed=elman["seed"] + 10)],
+                      ignore_index=True)
+    fig = learning_figures.draw_learnable_lag(table)
+    notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_title()}
+    empty = [title for title, texts in notes.items() if any("not run in this regime" in t for t in texts)]
+    assert len(notes) == 4 and len(empty) == 1 and empty[0].startswith("lstm") and "online" in empty[0].lower()
+
+
 def test_readme_numbers_come_from_the_tables(tmp_path, capsys):
     from bptt_bench.analysis.__main__ import main
 

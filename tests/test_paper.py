@@ -63,6 +63,28 @@ def test_learnable_lag_numbers_give_the_largest_learned_lag_per_setting_and_regi
     assert rows["readout only"]["largest"] == ["none", "—"] and "0.3 (L = 6)" in rows["readout only"]["by_lag"]
 
 
+def test_cells_are_compared_on_the_largest_learned_lag_and_the_gradient_cosine():
+    elman = lag_table().assign(cell="rnn_tanh")
+    gru_runs = [("tbptt", 4, 4, 2, 0.3), ("tbptt", 4, 4, 6, 0.3), ("bptt", None, None, 2, 0.97), ("bptt", None, None, 6, 0.95)]
+    gru = lag_runs(*gru_runs, seeds=2).assign(cell="gru")
+    record = numbers.numbers({"learnable_lag": pd.concat([elman, gru], ignore_index=True)}, [])["lag_by_cell"]
+    assert record["settings"] == ["TBPTT(4, 4)", "BPTT", "readout only"]
+    rows = {r["cell"]: r for r in record["rows"]}
+    assert list(rows) == ["rnn_tanh", "gru"]
+    assert rows["rnn_tanh"]["largest"] == ["2", "6", "none"] and rows["rnn_tanh"]["seeds"] == "3"
+    assert rows["gru"]["largest"] == ["none", "6", "—"] and rows["gru"]["seeds"] == "2"  # no control for the GRU
+
+    bias = pd.DataFrame([dict(cell=cell, state=state, impl=impl, k1=k1, k2=k2, batch=0, T=32,
+                              cosine=(0.5 if cell == "lstm" else 0.9) + 0.01 * k1 - (0.2 if state == "trained" else 0))
+                         for cell in ("lstm", "rnn_tanh") for state in ("init", "trained") for impl in ("numpy", "torch")
+                         for k1 in (2, 4) for k2 in (4, 32)])
+    cosines = numbers.numbers({"gradient_bias": bias}, [])["cosine_by_cell"]
+    assert cosines["k2"] == ["4"]  # k2 = T is BPTT's own gradient
+    assert [(r["cell"], r["state"], r["cosine"]) for r in cosines["rows"]] == [
+        ("rnn_tanh", "init", ["0.93"]), ("rnn_tanh", "trained", ["0.73"]),
+        ("lstm", "init", ["0.53"]), ("lstm", "trained", ["0.33"])]
+
+
 @pytest.mark.skipif(shutil.which("pdftotext") is None,
                     reason="pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
 def test_a_section_that_cannot_be_computed_is_named_with_its_reason_and_the_paper_builds(tmp_path):
@@ -97,4 +119,8 @@ def test_the_learnable_lag_table_reaches_the_paper(tmp_path):
     text = paper_text(tmp_path, bench_table(), learnable_lag=lag_table())
     assert "Largest learned delayed-recall lag" in text and "readout only" in text
     assert "online equal data" in text
+    assert "per recurrent cell" not in text  # one cell: nothing to compare
+    two_cells = pd.concat([lag_table().assign(cell="rnn_tanh"), lag_table().assign(cell="lstm")], ignore_index=True)
+    text = " ".join(paper_text(tmp_path, bench_table(), learnable_lag=two_cells).split())
+    assert "Largest learned delayed-recall lag per recurrent cell and setting" in text and "lstm" in text
 

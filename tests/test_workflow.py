@@ -100,6 +100,19 @@ def test_config_numbers_given_as_strings_are_read_as_numbers():
         check_config(with_change(["benchmark", "repeats"], "two"))
 
 
+def test_per_cell_settings_reach_only_their_cell():
+    from bptt_bench.study.learning import parts
+
+    config = minimal()
+    config["learning"]["learnable_lag"] |= {
+        "cells": ["rnn_tanh", "lstm"], "per_cell": {"lstm": {"regimes": ["gradient"], "seeds": [7]}}}
+    jobs = parts(check_config(config))["learnable_lag"]
+    lstm = [kwargs for name, kwargs in jobs.items() if name.startswith("lstm_")]
+    elman = [kwargs for name, kwargs in jobs.items() if not name.startswith("lstm_")]
+    assert lstm and all(kw["cell"] == "lstm" and kw["regimes"] == ["gradient"] and kw["seeds"] == [7] for kw in lstm)
+    assert elman and all(kw["cell"] == "rnn_tanh" and kw["seeds"] != [7] and "per_cell" not in kw for kw in elman)
+
+
 def test_default_and_smoke_configs_are_valid():
     for name in ("config.yaml", "smoke.yaml"):
         assert expand(load_config(ROOT / "config" / name))
@@ -116,6 +129,11 @@ BAD = [
     ("k1 without k2", ["benchmark", "grids", 0, "k1"], [4], "k2"),
     ("training setting", ["learning", "learnable_lag", "settings"], [["tbptt", 4, None]], "learning.learnable_lag.settings[0]"),
     ("lag beyond T", ["learning", "learnable_lag", "lags"], [1, 99], "learning.learnable_lag.lags[1]"),
+    ("per-cell lags", ["learning", "learnable_lag", "per_cell"], {"lstm": {"lags": [2]}}, "'lags' was unexpected"),
+    ("per-cell unknown cell", ["learning", "learnable_lag", "per_cell"], {"elman": {"seeds": [0]}},
+     "learning.learnable_lag.per_cell"),
+    ("per-cell lr of 0", ["learning", "learnable_lag", "per_cell"], {"gru": {"lrs": [0.1, 0]}},
+     "learning.learnable_lag.per_cell.gru.lrs[1]"),
     ("bias impl", ["learning", "gradient_bias", "impls"], ["numpy", "mxnet"], "learning.gradient_bias.impls"),
     ("task parameter", ["learning", "loss_curves", "tasks"], {"copy_memory": {"blank": 0}}, "learning.loss_curves.tasks.copy_memory"),
     ("negative clip", ["learning", "clip"], -1.0, "learning.clip"),

@@ -117,8 +117,11 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
     n_diverged = 0
     for row, cell in zip(grid, cells):
         for ax, regime in zip(row, regimes):
-            n_diverged += _lag_panel(ax, lag_analysis.of_cell(summary, cell), lag_analysis.of_cell(final, cell),
-                                     regime, trained, look, offsets)
+            mine = lag_analysis.of_cell(summary, cell)
+            n_diverged += _lag_panel(ax, mine, lag_analysis.of_cell(final, cell), regime, trained, look, offsets)
+            if not mine["regime"].eq(regime).any():
+                ax.text(0.5, 0.5, f"{cell}: not run in this regime\n(learning.learnable_lag.per_cell)",
+                        transform=ax.transAxes, ha="center", va="center", color=REFERENCE, fontsize=9)
             ax.set_xticks(lags, [f"{lag:g}" for lag in lags])
             ax.set_title(f"{cell}: {REGIME_TITLES[regime]}" if len(cells) > 1 else REGIME_TITLES[regime], fontsize=10)
         row[0].set_ylabel(f"{cell}: held-out test accuracy\n(fraction of target steps)")
@@ -127,7 +130,7 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
     r = final.iloc[0]
     fig.suptitle(
         f"Delayed recall, T={r['T']:g} — {r['dtype']}, H={r['H']:g}, B={r['B']:g}; each setting at the learning rate "
-        f"chosen on validation\nmean over {summary['seeds'].min():g} seeds with "
+        f"chosen on validation\nmean over {_count_range(summary['seeds'])} seeds with "
         f"{100 * lag_analysis.CONFIDENCE:g} % bootstrap interval, dots per seed; settings offset slightly along L",
         fontsize=10,
     )
@@ -139,6 +142,12 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
     ]
     legend(fig, handles + ([_diverged_handle(n_diverged, "counted as accuracy 0")] if n_diverged else []))
     return fig
+
+
+def _count_range(counts: pd.Series) -> str:
+    """'5', or '3-5' where the cells ran different numbers."""
+    low, high = int(counts.min()), int(counts.max())
+    return f"{low}" if low == high else f"{low}\u2013{high}"
 
 
 def _lag_panel(ax, summary, final, regime, trained, look, offsets) -> int:

@@ -178,6 +178,37 @@ def learnable_lag(runs: pd.DataFrame) -> dict:
             "lrs": ", ".join(fmt(v, 2) for v in sorted(runs["lr"].unique()))}
 
 
+def lag_by_cell(runs: pd.DataFrame) -> dict:
+    """Per recurrent cell, the largest learned lag of every setting in the gradient regime (the one every cell
+    runs: one update per sequence, so only the gradient differs), with the seeds and learning rates it used."""
+    summary = lag_analysis.lag_summary(runs)
+    summary = summary[summary["regime"].eq(REGIMES[0])]
+    keys = sorted({lag_analysis.setting_key(*key) for key, _ in summary.groupby(lag_analysis.SETTING, dropna=False)},
+                  key=lambda key: _setting_order(key[0], *(math.nan if k is None else k for k in key[1:])))
+    rows = []
+    for cell in lag_analysis.cells(summary):
+        largest = lag_analysis.largest_learned_lag(summary, cell)
+        mine = lag_analysis.of_cell(runs, cell)
+        rows.append({"cell": cell, "largest": [_largest(largest, (REGIMES[0], *key)) for key in keys],
+                     "seeds": str(mine["seed"].nunique()),
+                     "lrs": ", ".join(fmt(v, 2) for v in sorted(mine["lr"].unique()))})
+    settings = ["readout only" if key[0] == "readout_only" else _setting(*key) for key in keys]
+    return {"settings": settings, "rows": rows}
+
+
+def cosine_by_cell(bias: pd.DataFrame) -> dict:
+    """Per cell and parameter state, the mean cosine between the TBPTT and BPTT gradients at each k2 < T
+    (mean over k1, batches and frameworks)."""
+    cell = bias["cell"].fillna(lag_analysis.ELMAN) if "cell" in bias else lag_analysis.ELMAN
+    short = bias.assign(cell=cell)[bias["k2"] < bias["T"].max()]
+    mean = short.groupby(["cell", "state", "k2"])["cosine"].mean()
+    k2s = sorted(short["k2"].unique())
+    order = {name: i for i, name in enumerate(lag_analysis.cells(short))}
+    rows = [{"cell": c, "state": state, "cosine": [fmt(mean.get((c, state, k2)), 2) for k2 in k2s]}
+            for c, state in sorted(mean.index.droplevel("k2").unique(), key=lambda key: (order[key[0]], key[1]))]
+    return {"k2": [_int(k2) for k2 in k2s], "rows": rows}
+
+
 def learning(training: pd.DataFrame) -> dict:
     """Loss curves: per task, final held-out loss by setting against the memoryless baseline."""
     out = {}
@@ -266,6 +297,8 @@ SECTIONS = {  # numbers.json key -> (table, function)
     "scaling": ("benchmarks", scaling),
     "truncation": ("benchmarks", truncation_grid),
     "learnable_lag": ("learnable_lag", learnable_lag),
+    "lag_by_cell": ("learnable_lag", lag_by_cell),
+    "cosine_by_cell": ("gradient_bias", cosine_by_cell),
     "learning": ("training", learning),
     "gradient_bias": ("gradient_bias", gradient_bias),
     "gradient_decay": ("gradient_decay", decay),

@@ -41,11 +41,13 @@ def _settings(settings):
 def _per_cell(block: dict) -> list[tuple[str, dict]]:
     """(part-name prefix, the block's kwargs for one cell) per cell in block['cells']
     (default: the Elman cell alone, whose parts keep their names without a prefix).
-    forget_bias goes to the LSTM only."""
-    kwargs = {k: v for k, v in block.items() if k not in ("cells", "forget_bias")}
+    forget_bias goes to the LSTM only; block['per_cell'][cell] replaces keys for that cell."""
+    kwargs = {k: v for k, v in block.items() if k not in ("cells", "forget_bias", "per_cell")}
+    overrides = block.get("per_cell") or {}
     return [
         ("" if cell == "rnn_tanh" else f"{cell}_",
-         kwargs | {"cell": cell} | ({"forget_bias": block["forget_bias"]} if cell == "lstm" and "forget_bias" in block else {}))
+         kwargs | {"cell": cell} | ({"forget_bias": block["forget_bias"]} if cell == "lstm" and "forget_bias" in block else {})
+         | overrides.get(cell, {}))
         for cell in block.get("cells", ["rnn_tanh"])
     ]
 
