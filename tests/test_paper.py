@@ -74,11 +74,13 @@ def test_cells_are_compared_on_the_largest_learned_lag_and_the_gradient_cosine()
     assert rows["rnn_tanh"]["largest"] == ["2", "6", "none"] and rows["rnn_tanh"]["seeds"] == "3"
     assert rows["gru"]["largest"] == ["none", "6", "—"] and rows["gru"]["seeds"] == "2"  # no control for the GRU
 
-    bias = pd.DataFrame([dict(cell=cell, state=state, impl=impl, k1=k1, k2=k2, batch=0, T=32,
+    bias = pd.DataFrame([dict(cell=cell, state=state, impl=impl, k1=k1, k2=k2, batch=0, T=32, lag=8, relative_error=0.1,
                               cosine=(0.5 if cell == "lstm" else 0.9) + 0.01 * k1 - (0.2 if state == "trained" else 0))
                          for cell in ("lstm", "rnn_tanh") for state in ("init", "trained") for impl in ("numpy", "torch")
                          for k1 in (2, 4) for k2 in (4, 32)])
-    cosines = numbers.numbers({"gradient_bias": bias}, [])["cosine_by_cell"]
+    record = numbers.numbers({"gradient_bias": bias}, [])
+    assert record["gradient_bias"]["framework_spread"] == "0"  # the cells differ, the frameworks agree
+    cosines = record["cosine_by_cell"]
     assert cosines["k2"] == ["4"]  # k2 = T is BPTT's own gradient
     assert [(r["cell"], r["state"], r["cosine"]) for r in cosines["rows"]] == [
         ("rnn_tanh", "init", ["0.93"]), ("rnn_tanh", "trained", ["0.73"]),

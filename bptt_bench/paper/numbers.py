@@ -228,7 +228,8 @@ def learning(training: pd.DataFrame) -> dict:
 def gradient_bias(bias: pd.DataFrame) -> dict:
     stats = bias.groupby(["state", "k1", "k2"])[["cosine", "relative_error"]].mean().reset_index()
     short = stats[stats["k2"] < bias["T"].max()]
-    spread = bias.groupby(["state", "k1", "k2", "batch"])["cosine"].agg(lambda c: c.max() - c.min()).max()
+    same_gradient = [c for c in ("cell", "state", "k1", "k2", "batch") if c in bias]  # only the framework differs
+    spread = bias.groupby(same_gradient)["cosine"].agg(lambda c: c.max() - c.min()).max()
     return {
         "T": _int(bias["T"].iloc[0]), "lag": _int(bias["lag"].iloc[0]),
         "impls": ", ".join(sorted(bias["impl"].unique())),
