@@ -15,7 +15,7 @@ import pandas as pd
 
 from bptt_bench import claims
 from bptt_bench.analysis import learnable_lag as lag_analysis
-from bptt_bench.analysis.learning import decay_per_step
+from bptt_bench.analysis.learning import decay_per_step, framework_spread
 from bptt_bench.analysis.settings import label
 from bptt_bench.experiments.echo import expected_level
 from bptt_bench.experiments.training import final_rows
@@ -228,8 +228,7 @@ def learning(training: pd.DataFrame) -> dict:
 def gradient_bias(bias: pd.DataFrame) -> dict:
     stats = bias.groupby(["state", "k1", "k2"])[["cosine", "relative_error"]].mean().reset_index()
     short = stats[stats["k2"] < bias["T"].max()]
-    same_gradient = [c for c in ("cell", "state", "k1", "k2", "batch") if c in bias]  # only the framework differs
-    spread = bias.groupby(same_gradient)["cosine"].agg(lambda c: c.max() - c.min()).max()
+    spread = framework_spread(bias)["cosine"]
     return {
         "T": _int(bias["T"].iloc[0]), "lag": _int(bias["lag"].iloc[0]),
         "impls": ", ".join(sorted(bias["impl"].unique())),
