@@ -558,3 +558,10 @@ def test_readme_numbers_come_from_the_tables(tmp_path, capsys):
     times = bench.cell_summary(bench.scaling_block(synthetic_table()), "BPTT", 1024).set_index("impl")
     assert f"numpy {times.loc['numpy', 'time_median_s']:.3g} s" in out
     assert "**Learnable lag** (mean final accuracy ≥ 0.9): BPTT 2, TBPTT(2, 2) 2, TBPTT(2, 4) none." in out
+    elman = _lag_table().assign(cell="rnn_tanh")
+    pd.concat([elman, elman.assign(cell="gru", test_accuracy=0.3, val_accuracy=0.3)]).to_csv(
+        tmp_path / "tables/learnable_lag.csv", index=False)
+    main([str(tmp_path), "--configfile", str(config), "--T", "1024"])
+    out = capsys.readouterr().out
+    assert "**Learnable lag, rnn_tanh, gradient**" in out and "**Learnable lag, gru, gradient**" in out
+    assert out.split("**Learnable lag, gru, gradient**")[1].splitlines()[0].count("none") == 4  # BPTT, 2 TBPTT, control

@@ -74,18 +74,21 @@ def bullets(
             + "."
         )
     if lags is not None and len(lags):
-        largest = learnable_lag.largest_learned_lag(learnable_lag.lag_summary(lags))
-        for regime in dict.fromkeys(key[0] for key in largest):
-            out.append(
-                f"- **Learnable lag, {regime}** (mean test accuracy ≥ {learnable_lag.LEARNED_MEAN:g}, bootstrap "
-                "low end above chance): "
-                + ", ".join(
-                    f"{settings.label(*key[1:])} {'none' if lag is None else lag}"
-                    for key, lag in largest.items()
-                    if key[0] == regime
+        summary = learnable_lag.lag_summary(lags)
+        cells = learnable_lag.cells(summary)
+        for cell in cells:
+            largest = learnable_lag.largest_learned_lag(summary, cell)
+            for regime in dict.fromkeys(key[0] for key in largest):
+                out.append(
+                    f"- **Learnable lag, {regime if len(cells) == 1 else f'{cell}, {regime}'}** (mean test accuracy "
+                    f"≥ {learnable_lag.LEARNED_MEAN:g}, bootstrap low end above chance): "
+                    + ", ".join(
+                        f"{settings.label(*key[1:])} {'none' if lag is None else lag}"
+                        for key, lag in largest.items()
+                        if key[0] == regime
+                    )
+                    + "."
                 )
-                + "."
-            )
     if bias is not None and len(bias):
         cells = bias["cell"] if "cell" in bias else pd.Series("rnn_tanh", index=bias.index)
         for cell, rows_cell in bias.groupby(cells, sort=False):
