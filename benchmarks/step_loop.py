@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 import implementations
-from bptt_bench.costmodel import cost
+from bptt_bench.costmodel import cost, step_flops
 from bptt_bench.measure.cell import CellSpec, measure_cells
 from bptt_bench.measure.environment import cell_environment
 from bptt_bench.measure.peak import machine_peak
@@ -53,9 +53,9 @@ def time_states(impl_name: str, T: int, cell: str, repeats: int) -> float:
 
 def step_loop_bound(T: int, cell: str, loop_s: float, gemm_gflops: float, peak_gflops: float) -> dict:
     """The step loop's GFLOP/s and the bound it puts on BPTT's fraction of the peak (module docstring)."""
-    B, D, H, O, G = SIZES["B"], SIZES["D"], SIZES["H"], SIZES["O"], GATES[cell]
-    loop_flops = T * 2 * B * G * (D * H + H * H)  # what impl.states computes
-    chained = 2 * T * 2 * B * G * H * H  # recurrent products, forward and backward
+    B, D, H, O = SIZES["B"], SIZES["D"], SIZES["H"], SIZES["O"]
+    loop_flops = T * step_flops(B, D, H, 0, cell)  # what impl.states computes: a step without the readout
+    chained = 2 * T * step_flops(B, 0, H, 0, cell)  # the recurrent products, forward and backward
     total = cost("bptt", T, B, D, H, O, cell=cell).flops
     loop_gflops = loop_flops / loop_s / 1e9
     best_s = chained / (loop_gflops * 1e9) + (total - chained) / (gemm_gflops * 1e9)

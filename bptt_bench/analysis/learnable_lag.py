@@ -4,7 +4,7 @@
 - `mark_chosen_lr` / `choose_lr`: each (regime, setting, lag)'s learning rate, chosen on validation;
 - `lag_summary`, `largest_learned_lag`: per (regime, setting, lag) test accuracy at the chosen lr;
 - `reach`: the longest lag a setting's gradient connects to its target;
-- `of_cell`: one cell's rows (a table without a `cell` column is the Elman cell's).
+- `cell_column`, `of_cell`: the cell of each row, one cell's rows (a table without a `cell` column is the Elman cell's).
 
 A diverged run counts as accuracy 0 everywhere here.
 """
@@ -55,10 +55,10 @@ def reach(method: str, k1, k2, T: int) -> int:
 def _key(frame: pd.DataFrame) -> pd.DataFrame:
     """k1 and k2 as floats (NaN for none), so that groups from CSV and from rows compare equal; `cell`
     (ELMAN where the table has none)."""
-    return frame.assign(k1=frame["k1"].astype(float), k2=frame["k2"].astype(float), cell=_cell(frame))
+    return frame.assign(k1=frame["k1"].astype(float), k2=frame["k2"].astype(float), cell=cell_column(frame))
 
 
-def _cell(frame: pd.DataFrame):
+def cell_column(frame: pd.DataFrame):
     """The `cell` column, ELMAN where absent or empty."""
     return frame["cell"].astype(object).fillna(ELMAN) if "cell" in frame else ELMAN
 
@@ -67,12 +67,12 @@ def of_cell(frame: pd.DataFrame, cell: str = ELMAN) -> pd.DataFrame:
     """The rows of one cell (a table without a `cell` column holds the Elman cell's only)."""
     if "cell" not in frame:
         return frame if cell == ELMAN else frame.iloc[:0]
-    return frame[_cell(frame).eq(cell)]
+    return frame[cell_column(frame).eq(cell)]
 
 
 def cells(frame: pd.DataFrame) -> list[str]:
     """The cells of a table in the contract's order (rnn_tanh, lstm, gru), others after."""
-    present = set(_cell(frame)) if "cell" in frame else {ELMAN}
+    present = set(cell_column(frame)) if "cell" in frame else {ELMAN}
     order = ("rnn_tanh", "lstm", "gru")
     return [c for c in order if c in present] + sorted(present - set(order))
 

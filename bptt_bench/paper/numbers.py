@@ -151,8 +151,11 @@ def _largest(largest: dict, key: tuple) -> str:
 
 
 def _setting_order(method, k1, k2) -> tuple:
-    """TBPTT by k2 then k1, BPTT (no k2) after them, the readout-only control last."""
-    return method == "readout_only", k2 if k2 == k2 else math.inf, k1 if k1 == k1 else math.inf
+    """TBPTT by k2 then k1, BPTT (no k2) after them, the readout-only control last; an absent k is None or NaN."""
+    def last_if_absent(k):
+        return math.inf if k is None or k != k else k
+
+    return method == "readout_only", last_if_absent(k2), last_if_absent(k1)
 
 
 def learnable_lag(runs: pd.DataFrame) -> dict:
@@ -184,7 +187,7 @@ def lag_by_cell(runs: pd.DataFrame) -> dict:
     summary = lag_analysis.lag_summary(runs)
     summary = summary[summary["regime"].eq(REGIMES[0])]
     keys = sorted({lag_analysis.setting_key(*key) for key, _ in summary.groupby(lag_analysis.SETTING, dropna=False)},
-                  key=lambda key: _setting_order(key[0], *(math.nan if k is None else k for k in key[1:])))
+                  key=lambda key: _setting_order(*key))
     rows = []
     for cell in lag_analysis.cells(summary):
         largest = lag_analysis.largest_learned_lag(summary, cell)
@@ -199,8 +202,7 @@ def lag_by_cell(runs: pd.DataFrame) -> dict:
 def cosine_by_cell(bias: pd.DataFrame) -> dict:
     """Per cell and parameter state, the mean cosine between the TBPTT and BPTT gradients at each k2 < T
     (mean over k1, batches and frameworks)."""
-    cell = bias["cell"].fillna(lag_analysis.ELMAN) if "cell" in bias else lag_analysis.ELMAN
-    short = bias.assign(cell=cell)[bias["k2"] < bias["T"].max()]
+    short = bias.assign(cell=lag_analysis.cell_column(bias))[bias["k2"] < bias["T"].max()]
     mean = short.groupby(["cell", "state", "k2"])["cosine"].mean()
     k2s = sorted(short["k2"].unique())
     order = {name: i for i, name in enumerate(lag_analysis.cells(short))}
