@@ -36,7 +36,8 @@ IMPLS = ("numpy", "torch", "jax")  # torch_nn's CPU step loop is ATen's, the sam
 
 
 def time_states(impl_name: str, T: int, cell: str, repeats: int) -> float:
-    """Best-of-`repeats` seconds of the forward recurrence over T steps (run in the framework's own process)."""
+    """Median seconds of `repeats` forward recurrences over T steps, after a warm-up (run in the framework's own
+    process): the median, as a cell's time is, so that bound and measured BPTT are the same kind of number."""
     from bptt_bench.measure.timing import time_call
     from bptt_bench.problems import random_problem
 
@@ -48,7 +49,7 @@ def time_states(impl_name: str, T: int, cell: str, repeats: int) -> float:
         # the last step's output depends on every step: bringing it back waits for the whole loop
         run = lambda: impl.host(impl.states(native, None, x, cell)[0][-1])  # noqa: E731
         run()
-        return min(time_call(run)[1] for _ in range(repeats))
+        return float(np.median([time_call(run)[1] for _ in range(repeats)]))
 
 
 def step_loop_bound(T: int, cell: str, loop_s: float, gemm_gflops: float, peak_gflops: float) -> dict:
