@@ -11,7 +11,8 @@ from bptt_bench.measure import worker
 from bptt_bench.measure.cell import CellSpec, measure_cell
 from bptt_bench.measure.environment import cell_environment
 from bptt_bench.measure.memory import measure_peak_rss
-from bptt_bench.measure.peak import matmul_gflops
+from bptt_bench.measure import peak as peak_module
+from bptt_bench.measure.peak import machine_peak, matmul_gflops
 from bptt_bench.measure.provenance import provenance
 from bptt_bench.measure.timing import Timing
 from bptt_bench.tables import BENCHMARK_COLUMNS, PROVENANCE_COLUMNS
@@ -104,6 +105,20 @@ def test_provenance_fields():
 
 def test_matmul_peak_is_positive():
     assert matmul_gflops(implementations.load("numpy"), n=256, repeats=2) > 0.1
+
+
+def test_machine_peak_measures_each_framework_once(monkeypatch):
+    started = []
+
+    def fake_worker(job, threads, timeout_s):
+        started.append(job["peak"])
+        return {"gflops": {"numpy": 50.0, "torch": 80.0}[job["peak"]], "blas": job["peak"]}
+
+    monkeypatch.setattr(peak_module, "run_in_worker", fake_worker)
+    peak = machine_peak(["numpy", "torch", "torch_nn"])
+    assert started == ["numpy", "torch"]  # torch_nn is PyTorch: no worker of its own
+    assert peak["per_impl"]["torch_nn"] == {"gflops_per_s": 80.0, "backend": "torch", "measured_as": "torch"}
+    assert (peak["peak_gflops_per_s"], peak["peak_impl"]) == (80.0, "torch")
 
 
 def test_cell_spec_rejects_bad_fields():

@@ -13,6 +13,8 @@ import platform
 
 import numpy as np
 
+from implementations import REGISTRY
+
 from .process import run_in_worker
 from .provenance import cpu_model
 from .timing import time_call
@@ -36,14 +38,25 @@ def matmul_gflops(impl, n: int | None = None, dtype="float32", repeats: int = 7,
 
 
 def machine_peak(impls, dtype="float32", threads: int = 1, timeout_s: float = 300, device: str = "cpu") -> dict:
-    """GEMM GFLOP/s of each implementation on `device` (own process each) and the best of them, the
-    device's peak. An implementation that cannot run there (numpy on cuda; no GPU) is listed under
+    """GEMM GFLOP/s of each implementation on `device` (own process per framework: implementations
+    of one package share its measurement, marked `measured_as`) and the best of them, the device's peak. An implementation that cannot run there (numpy on cuda; no GPU) is listed under
     `skipped` with its reason; with none left the peak is NaN (its cells are skipped rows too).
 
     The record names the node and CPU model it was measured on: a peak belongs to one kind of CPU.
     """
-    per_impl, skipped = {}, {}
+    per_impl, skipped, by_package = {}, {}, {}
     for name in impls:
+        # Implementations of one framework (torch, torch_nn) multiply with the same kernels: the
+        # first one's product is theirs too, and the others do not start a worker of their own.
+        package = REGISTRY[name].package
+        if package in by_package:
+            first = by_package[package]
+            if first in skipped:
+                skipped[name] = skipped[first]
+            else:
+                per_impl[name] = per_impl[first] | {"measured_as": first}
+            continue
+        by_package[package] = name
         job = {"peak": name, "dtype": dtype, "threads": threads, "device": device}
         result = run_in_worker(job, threads, timeout_s)
         if result.get("status") == "skipped":
