@@ -10,10 +10,12 @@ import json
 import os
 import uuid
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 import implementations
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # One version column per framework package of the registry (numpy_version, torch_version, ...).
 PROVENANCE_COLUMNS = [
@@ -85,6 +87,8 @@ def rows_to_table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     for row in rows:
         if set(row) != set(columns):
             raise ValueError(f"row keys differ from the schema: missing {set(columns) - set(row)}, extra {set(row) - set(columns)}")
+    import pandas as pd  # here, not above: the measuring processes import this module and never build a table
+
     return pd.DataFrame(rows, columns=columns)
 
 
