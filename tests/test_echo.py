@@ -64,3 +64,21 @@ def test_echo_experiment_rows_are_training_rows():
     rows = echo(ks=(3,), seeds=(0,), T=16, H=4, B=4, n_sequences=4, eval_every=2, n_eval=8)
     assert set(rows[0]) == set(TRAINING_COLUMNS)
     assert {row["task"] for row in rows} == {"echo"} and rows[-1]["sequences_seen"] == 4
+
+
+def test_echo_trains_each_run_as_train_tbptt_does():
+    """float64: the batched seeds of every (H, k), clipped, follow training.train's NumPy runs
+    (the contract's train_tbptt) to rounding at every evaluation point; one window shape (k = 2:
+    a scan over identical windows) and a ragged one (k = 5 over T = 12: 5, 5, 2)."""
+    from bptt_bench.experiments.training import train
+
+    run = dict(seeds=(0, 1), T=12, B=4, n_sequences=4, lr=0.5, clip=0.3, eval_every=2, n_eval=8, dtype="float64")
+    rows = echo(ks=(2, 5), H=[3, 5], **run)
+    assert {row["impl"] for row in rows} == {"jax"} and len(rows) == 2 * 2 * 2 * 3
+    for row in rows:
+        reference = train(impl="numpy", task="echo", task_params={"T": 12}, method="tbptt", k1=row["k1"],
+                          k2=row["k2"], seed=row["seed"], H=row["H"], **{k: run[k] for k in run if k not in ("seeds", "T")})
+        at = next(r for r in reference if r["sequences_seen"] == row["sequences_seen"])
+        assert at["update"] == row["update"] and at["accuracy"] == row["accuracy"]
+        assert row["loss"] == pytest.approx(at["loss"], rel=1e-12, abs=0)
+    assert len({row["loss"] for row in rows if row["sequences_seen"] == 4}) == 8  # the runs differ
