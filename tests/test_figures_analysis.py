@@ -565,3 +565,15 @@ def test_readme_numbers_come_from_the_tables(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "**Learnable lag, rnn_tanh, gradient**" in out and "**Learnable lag, gru, gradient**" in out
     assert out.split("**Learnable lag, gru, gradient**")[1].splitlines()[0].count("none") == 4  # BPTT, 2 TBPTT, control
+
+
+def test_rate_choice_names_the_cells_that_ran_one_rate():
+    elman = _lag_table().assign(cell="rnn_tanh")
+    two_rates = pd.concat([elman, elman.assign(lr=elman["lr"] * 10, lr_chosen=False)], ignore_index=True)
+    gated = pd.concat([elman.assign(cell=c, lr=0.1) for c in ("gru", "lstm")], ignore_index=True)
+    assert learning_figures.rate_choice(two_rates) == "the learning rate chosen on validation"
+    assert (learning_figures.rate_choice(pd.concat([two_rates, gated]))
+            == "the learning rate chosen on validation (lstm, gru: their one rate, 0.1)")
+    mixed = pd.concat([two_rates, gated.assign(lr=gated["cell"].map({"gru": 0.05, "lstm": 0.1}))])
+    assert learning_figures.rate_choice(mixed).endswith("(lstm: its one rate, 0.1, gru: its one rate, 0.05)")
+    assert learning_figures.rate_choice(gated) == "its one learning rate"

@@ -129,8 +129,8 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
         ax.set_xlabel("lag L (steps between a symbol and its recall)")
     r = final.iloc[0]
     fig.suptitle(
-        f"Delayed recall, T={r['T']:g} — {r['dtype']}, H={r['H']:g}, B={r['B']:g}; each setting at the learning rate "
-        f"chosen on validation\nmean over {_count_range(summary['seeds'])} seeds with "
+        f"Delayed recall, T={r['T']:g} — {r['dtype']}, H={r['H']:g}, B={r['B']:g}; each setting at {rate_choice(table)}"
+        f"\nmean over {_count_range(summary['seeds'])} seeds with "
         f"{100 * lag_analysis.CONFIDENCE:g} % bootstrap interval, dots per seed; settings offset slightly along L",
         fontsize=10,
     )
@@ -142,6 +142,21 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
     ]
     legend(fig, handles + ([_diverged_handle(n_diverged, "counted as accuracy 0")] if n_diverged else []))
     return fig
+
+
+def rate_choice(table: pd.DataFrame) -> str:
+    """How each setting's learning rate was picked: 'the learning rate chosen on validation', naming the
+    cells that ran one rate only (learning.learnable_lag.per_cell), e.g. '...; lstm, gru: their one rate, 0.1'."""
+    rates = table.assign(cell=lag_analysis.cell_column(table)).groupby("cell")["lr"].unique()
+    single = {cell: rates[cell][0] for cell in lag_analysis.cells(table) if len(rates[cell]) == 1}
+    if not single:
+        return "the learning rate chosen on validation"
+    if len(single) == len(rates):
+        return "its one learning rate"
+    alike = len(set(single.values())) == 1
+    named = (f"{', '.join(single)}: their one rate, {next(iter(single.values())):g}" if alike
+             else ", ".join(f"{cell}: its one rate, {lr:g}" for cell, lr in single.items()))
+    return f"the learning rate chosen on validation ({named})"
 
 
 def _count_range(counts: pd.Series) -> str:
@@ -239,7 +254,7 @@ def summarize_learnable_lag(table: pd.DataFrame) -> dict:
             "target gets at most k2 steps of backpropagation; reach = k2 - 1). A lag counts as learned when the "
             f"mean held-out test accuracy over seeds is >= {lag_analysis.LEARNED_MEAN:g} and the lower end of its "
             f"{100 * lag_analysis.CONFIDENCE:g} % bootstrap interval is above chance "
-            f"({summary['chance'].iloc[0]:.3g}), each setting at the learning rate chosen on validation."
+            f"({summary['chance'].iloc[0]:.3g}), each setting at {rate_choice(table)}."
         ),
         "table": {
             "columns": ["cell", "regime", "setting", "reach", "largest lag learned"] + [f"L={lag:g}" for lag in lags],
