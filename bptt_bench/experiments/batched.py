@@ -1,7 +1,9 @@
-"""Many delayed-recall training runs as one JAX program: a replica axis, a compiled loop.
+"""Many training runs as one JAX program: a replica axis, a compiled loop.
 
 Every replica is one run (a lag, a seed, a learning rate) of the same setting; replicas
-share nothing but the program. `jax.vmap` adds the replica axis and `jax.lax.scan`
+share nothing but the program. Delayed recall (the learnable lag) builds its batches inside
+the program from symbols; any other task trains on given batches (`train_on_batches`: the
+echo experiment). `jax.vmap` adds the replica axis and `jax.lax.scan`
 runs the sequences, so a whole grid trains in one compiled call per evaluation chunk.
 This is the only module outside implementations/ that imports JAX.
 
