@@ -184,8 +184,8 @@ def _sgd(params, grads, lr, clip):
 
 def _window_shape(window: Window) -> tuple:
     """What a window's program depends on: its length, masked prefix, frozen prefix and carry offset."""
-    return (window.segment_end - window.window_start, window.segment_start - window.window_start, window.n_frozen,
-            window.carry_at)
+    start = window.window_start
+    return window.segment_end - start, window.segment_start - start, window.n_frozen, window.carry_at
 
 
 def train_sequence(params, lr, x, y, mask, windows, mode: str, readout_only: bool, clip, cell: str = "rnn_tanh"):
@@ -213,7 +213,8 @@ def train_sequence(params, lr, x, y, mask, windows, mode: str, readout_only: boo
     carry, losses = (params, state, total), []
     for (length, masked, _, _), group in itertools.groupby(windows, key=_window_shape):
         group = list(group)
-        inputs = [jnp.stack([a[w.window_start : w.window_start + length] for w in group]) for a in (x, y, mask)]
+        starts = [w.window_start for w in group]
+        inputs = [jnp.stack([a[lo : lo + length] for lo in starts]) for a in (x, y, mask)]
         inputs[2] = inputs[2].at[:, :masked].set(0)  # the steps before the segment carry no loss
         if len(group) == 1:
             carry, loss = update(carry, [a[0] for a in inputs], group[0])
@@ -384,11 +385,13 @@ def train_replicas(
 def train_on_batches(params, lr, seed_index, batches, held_out, **options):
     """`train_replicas` on given batches of any task: batches = (x (n,S,T,B,D), y (n,S,T,B) class ids,
     mask (n,S,T,B)), n sequences per seed; held_out: split name -> (x, y, mask) with a leading S."""
-    x, y, mask = batches
     dtype = params["W_hh"].dtype
-    return train_replicas(params, lr, seed_index, None, (x.astype(dtype), y.astype(np.int32), mask.astype(dtype)),
-                          {split: (hx.astype(dtype), hy.astype(np.int32), hm.astype(dtype))
-                           for split, (hx, hy, hm) in held_out.items()}, V=None, **options)
+
+    def cast(x, y, mask):
+        return x.astype(dtype), y.astype(np.int32), mask.astype(dtype)
+
+    held = {split: cast(*arrays) for split, arrays in held_out.items()}
+    return train_replicas(params, lr, seed_index, None, cast(*batches), held, V=None, **options)
 
 
 def updates_per_sequence(T: int, k1: int | None, mode: str) -> int:

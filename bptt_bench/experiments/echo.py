@@ -35,7 +35,7 @@ def _data(seeds, T: int, B: int, n_sequences: int, n_eval: int, dtype):
         held.append(tasks.make("echo", n_eval, [seed, 1], dtype, held_out=True, T=T))
         rng = np.random.default_rng([seed, 1])
         per_seed.append([tasks.make("echo", B, rng, dtype, T=T) for _ in range(n_sequences)])
-    batches = tuple(np.stack([[sequence[i] for sequence in run] for run in per_seed], axis=1) for i in range(3))
+    batches = tuple(np.stack([[batch[i] for batch in run] for run in per_seed], axis=1) for i in range(3))
     return batches, tuple(np.stack([h[i] for h in held]) for i in range(3))
 
 
@@ -97,13 +97,12 @@ def _rows(points, run: dict, seeds) -> list[dict]:
         for point in points:
             alive = bool(point.alive[r])
             loss, accuracy = (float(values[r]) for values in point.scores["test"])
+            ok = alive and math.isfinite(loss)
             rows.append(run | dict(
                 seed=seed, update=int(point.updates[r] if alive else point.diverged_at[r]),
-                sequences_seen=point.sequences_seen, wall_s=point.wall_s,
-                loss=loss if alive and math.isfinite(loss) else math.nan,
-                accuracy=accuracy if alive and math.isfinite(loss) else math.nan,
-                status="ok" if alive and math.isfinite(loss) else "diverged",
+                sequences_seen=point.sequences_seen, wall_s=point.wall_s, loss=loss if ok else math.nan,
+                accuracy=accuracy if ok else math.nan, status="ok" if ok else "diverged",
             ))
-            if rows[-1]["status"] == "diverged":
+            if not ok:
                 break
     return rows

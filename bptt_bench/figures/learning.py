@@ -129,8 +129,8 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
         ax.set_xlabel("lag L (steps between a symbol and its recall)")
     r = final.iloc[0]
     fig.suptitle(
-        f"Delayed recall, T={r['T']:g} — {r['dtype']}, H={r['H']:g}, B={r['B']:g}; each setting at {rate_choice(table)}"
-        f"\nmean over {_count_range(summary['seeds'])} seeds with "
+        f"Delayed recall, T={r['T']:g} — {r['dtype']}, H={r['H']:g}, B={r['B']:g}; "
+        f"each setting at {rate_choice(table)}\nmean over {_count_range(summary['seeds'])} seeds with "
         f"{100 * lag_analysis.CONFIDENCE:g} % bootstrap interval, dots per seed; settings offset slightly along L",
         fontsize=10,
     )

@@ -39,7 +39,8 @@ def matmul_gflops(impl, n: int | None = None, dtype="float32", repeats: int = 7,
 
 def machine_peak(impls, dtype="float32", threads: int = 1, timeout_s: float = 300, device: str = "cpu") -> dict:
     """GEMM GFLOP/s of each implementation on `device` (own process per framework: implementations
-    of one package share its measurement, marked `measured_as`) and the best of them, the device's peak. An implementation that cannot run there (numpy on cuda; no GPU) is listed under
+    of one package share its measurement, marked `measured_as`) and the best of them, the device's
+    peak. An implementation that cannot run there (numpy on cuda; no GPU) is listed under
     `skipped` with its reason; with none left the peak is NaN (its cells are skipped rows too).
 
     The record names the node and CPU model it was measured on: a peak belongs to one kind of CPU.
