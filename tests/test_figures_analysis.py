@@ -515,14 +515,15 @@ def test_findings_page_shows_each_summary_as_a_table():
 
 
 def test_learnable_lag_figure_and_summary_show_each_cell():
-    """A row of panels per cell, in the contract's order, one colour per setting in every row; the
+    """A panel per cell, in the contract's order, one colour per setting in every panel; the
     summary's rows per cell, each cell's largest learned lag its own (the GRU copy learns nothing)."""
     elman = _lag_table().assign(cell="rnn_tanh")
     gru = elman.assign(cell="gru", test_accuracy=0.3, val_accuracy=0.3)
     table = pd.concat([gru, elman], ignore_index=True)
     fig = learning_figures.draw_learnable_lag(table)
-    axes = [ax for ax in fig.axes if ax.get_ylabel() or ax.get_title()]
-    assert [ax.get_ylabel().split(":")[0] for ax in axes if ax.get_ylabel()] == ["rnn_tanh", "gru"]
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title().split(":")[0] for ax in axes] == ["rnn_tanh", "gru"]
+    assert "not run" not in fig.get_suptitle()
     colours = {}
     for ax in axes:
         for line in ax.get_lines():
@@ -534,15 +535,20 @@ def test_learnable_lag_figure_and_summary_show_each_cell():
     assert [r[0] for r in rows] == ["rnn_tanh"] * 4 + ["gru"] * 4
 
 
-def test_a_cell_left_out_of_a_regime_gets_a_panel_that_says_so():
-    """learning.learnable_lag.per_cell can run a cell in fewer regimes: its empty panel says why, the others draw."""
+def test_a_cell_left_out_of_a_regime_has_no_panel_and_the_title_says_so():
+    """learning.learnable_lag.per_cell can run a cell in fewer regimes: a row per regime, a column per cell,
+    the pair not run left out (no empty panel), named in the title; each column's lowest panel has the x axis."""
     elman = _lag_table().assign(cell="rnn_tanh")
     table = pd.concat([elman, elman.assign(regime="online_equal_data"), elman.assign(cell="lstm", seed=elman["seed"] + 10)],
                       ignore_index=True)
     fig = learning_figures.draw_learnable_lag(table)
-    notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_title()}
-    empty = [title for title, texts in notes.items() if any("not run in this regime" in t for t in texts)]
-    assert len(notes) == 4 and len(empty) == 1 and empty[0].startswith("lstm") and "online" in empty[0].lower()
+    titles = [ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_title()]
+    assert titles == ["rnn_tanh: gradient mode: one update per sequence", "lstm: gradient mode: one update per sequence",
+                      "rnn_tanh: online, equal data:"]
+    assert len(fig.axes) == 3 and not any(t.get_text() for ax in fig.axes for t in ax.texts)
+    assert fig.get_suptitle().endswith("\nnot run: lstm in online, equal data (learning.learnable_lag.per_cell)")
+    lowest = {ax.get_title().split(":")[0] + ax.get_title().split(":")[1][:7]: ax.get_xlabel() for ax in fig.axes}
+    assert lowest["lstm gradie"] and lowest["rnn_tanh online"] and not lowest["rnn_tanh gradie"]
 
 
 def test_readme_numbers_come_from_the_tables(tmp_path, capsys):

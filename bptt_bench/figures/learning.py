@@ -93,8 +93,10 @@ def _lag_labelled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None = None) -> Figure:
-    """Held-out test accuracy on delayed recall against the lag L: a row of panels per cell (rnn_tanh, lstm,
-    gru), a column per regime (learnable-lag table).
+    """Held-out test accuracy on delayed recall against the lag L: a panel per (regime, cell) that ran, a
+    row per regime with a column per cell (rnn_tanh, lstm, gru); with one cell, one row of regimes. A cell
+    that ran fewer regimes (learning.learnable_lag.per_cell) has no panel there: its row closes up and the
+    title names what was not run.
 
     Per setting at its validation-chosen learning rate: the mean over seeds with its bootstrap interval
     (bars), dots per seed, a filled marker where the lag counts as learned (lag_analysis.learned). The
@@ -109,29 +111,34 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
     look = _style(summary[~summary["method"].eq(CONTROL)], setting_style)
     regimes = [r for r in REGIME_TITLES if r in set(summary["regime"])]
     cells = lag_analysis.cells(summary)
+    ran = set(zip(summary["regime"], summary["cell"]))
+    panels = [(regime, cell) for regime in regimes for cell in cells if (regime, cell) in ran]
+    columns = len(cells) if len(cells) > 1 else len(regimes)
+    rows = -(-len(panels) // columns)
     lags = sorted(summary["lag"].unique())
     step = min(np.diff(lags)) if len(lags) > 1 else 1.0
     offsets = {s: step * 0.09 * (i - (len(trained) - 1) / 2) for i, s in enumerate(trained)}
-    fig = Figure(figsize=(4.8 * len(regimes) + 0.6, 4.2 * len(cells) + 0.6), layout="constrained")
-    grid = fig.subplots(len(cells), len(regimes), sharex=True, sharey=True, squeeze=False)
+    fig = Figure(figsize=(4.8 * columns + 0.6, 4.2 * rows + 0.8), layout="constrained")
+    grid = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
     n_diverged = 0
-    for row, cell in zip(grid, cells):
-        for ax, regime in zip(row, regimes):
-            mine = lag_analysis.of_cell(summary, cell)
-            n_diverged += _lag_panel(ax, mine, lag_analysis.of_cell(final, cell), regime, trained, look, offsets)
-            if not mine["regime"].eq(regime).any():
-                ax.text(0.5, 0.5, f"{cell}: not run in this regime\n(learning.learnable_lag.per_cell)",
-                        transform=ax.transAxes, ha="center", va="center", color=REFERENCE, fontsize=9)
-            ax.set_xticks(lags, [f"{lag:g}" for lag in lags])
-            ax.set_title(f"{cell}: {REGIME_TITLES[regime]}" if len(cells) > 1 else REGIME_TITLES[regime], fontsize=10)
-        row[0].set_ylabel(f"{cell}: held-out test accuracy\n(fraction of target steps)")
-    for ax in grid[-1]:
-        ax.set_xlabel("lag L (steps between a symbol and its recall)")
+    for i, (ax, (regime, cell)) in enumerate(zip(grid, panels)):
+        mine = lag_analysis.of_cell(summary, cell)
+        n_diverged += _lag_panel(ax, mine, lag_analysis.of_cell(final, cell), regime, trained, look, offsets)
+        ax.set_xticks(lags, [f"{lag:g}" for lag in lags])
+        ax.set_title(f"{cell}: {REGIME_TITLES[regime]}" if len(cells) > 1 else REGIME_TITLES[regime], fontsize=10)
+        if i % columns == 0:
+            ax.set_ylabel("held-out test accuracy\n(fraction of target steps)")
+        if i + columns >= len(panels):  # nothing below it: this column's x axis
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("lag L (steps between a symbol and its recall)")
+    for ax in grid[len(panels):]:
+        ax.remove()
     r = final.iloc[0]
     fig.suptitle(
         f"Delayed recall, T={r['T']:g} — {r['dtype']}, H={r['H']:g}, B={r['B']:g}; "
         f"each setting at {rate_choice(table)}\nmean over {_count_range(summary['seeds'])} seeds with "
-        f"{100 * lag_analysis.CONFIDENCE:g} % bootstrap interval, dots per seed; settings offset slightly along L",
+        f"{100 * lag_analysis.CONFIDENCE:g} % bootstrap interval, dots per seed; settings offset slightly along L"
+        + _not_run(ran, regimes, cells),
         fontsize=10,
     )
     handles = [look.handle(s) for s in trained] + [
@@ -142,6 +149,21 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
     ]
     legend(fig, handles + ([_diverged_handle(n_diverged, "counted as accuracy 0")] if n_diverged else []))
     return fig
+
+
+def _not_run(ran: set, regimes: list[str], cells: list[str]) -> str:
+    """A title line naming the (cell, regime) pairs without a panel, e.g. '\nnot run: lstm, gru in online,
+    equal data and online, equal updates (learning.learnable_lag.per_cell)'; '' when every pair ran."""
+    missing: dict[tuple[str, ...], list[str]] = {}
+    for cell in cells:
+        left_out = tuple(regime for regime in regimes if (regime, cell) not in ran)
+        if left_out:
+            missing.setdefault(left_out, []).append(cell)
+    if not missing:
+        return ""
+    parts = [", ".join(names) + " in " + " and ".join(REGIME_TITLES[r].split(":")[0] for r in left_out)
+             for left_out, names in missing.items()]
+    return "\nnot run: " + "; ".join(parts) + " (learning.learnable_lag.per_cell)"
 
 
 def rate_choice(table: pd.DataFrame) -> str:
