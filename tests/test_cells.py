@@ -214,7 +214,7 @@ def test_forget_bias_is_lstm_only():
 # Long sequence of the streaming check: 20x the short run (625 windows; a value kept per window
 # would show). The frameworks' own measures cost most of the suite's time here (tracemalloc sees
 # every NumPy allocation, 7x a gated step's time; PyTorch's saved-tensor hook), so only JAX's
-# goes to 100,000; test_memory checks the Elman cell at 100,000 in every framework.
+# goes to 100,000; test_memory checks the Elman cell at 100,000 in NumPy and JAX, 20,000 in PyTorch.
 LONG_T = {"jax": 100_000}
 
 

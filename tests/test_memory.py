@@ -36,8 +36,15 @@ def output_bytes(losses) -> int:
     return python + sys.getsizeof(losses) + len(losses) * sys.getsizeof(np.float64(0))
 
 
+# PyTorch's measure (a saved-tensor hook per saved tensor) makes its step ~10x NumPy's: 100,000 steps
+# took 142 s, the suite's longest test. What that measure sees, autograd's saved storages, would grow
+# by a state per step if the graph were not cut, which 20x the short run shows as plainly.
+LONG_T = {"torch": 20_000, "torch_nn": 20_000}
+
+
 @pytest.mark.parametrize("name", implementations.NAMES)
-def test_tbptt_memory_does_not_grow_with_T(impls, name, long_T=100_000):
+def test_tbptt_memory_does_not_grow_with_T(impls, name):
+    long_T = LONG_T.get(name, 100_000)
     short, long = peak_bytes(impls[name], 1_000), peak_bytes(impls[name], long_T)
     window_states = 32 * SIZES["B"] * SIZES["H"] * 4
     assert short >= window_states, f"{name}: measured {short} B, less than the window's own states"
