@@ -1,6 +1,7 @@
 """The measurement modules, each on its own: statistics, memory, cost model, cells and their faults."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -190,3 +191,39 @@ def test_non_finite_loss_becomes_a_nan_row(monkeypatch):
     monkeypatch.setattr(impl, "train", lambda *a, **k: ([math.nan], original(*a, **k)[1]))
     result = worker.run_job(spec_job())
     assert result["status"] == "nan" and "non-finite" in result["reason"]
+
+
+def test_one_thread_jobs_side_by_side_take_different_cpus(tmp_path):
+    """enter_job pins each one-thread job to a CPU no other holds; with every CPU taken the next runs
+    unpinned; a job's CPU is free again once its process ends; a several-thread job is never pinned."""
+    import subprocess
+    import sys
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    code = ("import os, sys; from pathlib import Path; from bptt_bench.measure.environment import enter_job; "
+            "cpu = enter_job(int(sys.argv[1]), Path(sys.argv[2])); "
+            "print(cpu, sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS'], flush=True); sys.stdin.read()")
+
+    def job(threads=1):
+        process = subprocess.Popen([sys.executable, "-c", code, str(threads), str(tmp_path)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+        cpu, affinity = process.stdout.readline().split(" ", 1)
+        assert affinity.endswith(f" {threads}\n")  # OMP_NUM_THREADS: the job's threads
+        assert cpu == "None" or affinity.startswith(f"[{cpu}] ")  # a pinned job runs on its CPU alone
+        return process, cpu
+
+    jobs = [job() for _ in cpus]
+    assert sorted(int(cpu) for _, cpu in jobs) == cpus
+    extra, cpu = job()
+    assert cpu == "None"
+    several, cpu = job(threads=2)
+    assert cpu == "None"
+    first, freed = jobs[0]
+    for process in (first, extra, several):
+        process.communicate("")
+    again, cpu = job()
+    assert cpu == freed
+    for process in [again] + [p for p, _ in jobs[1:]]:
+        process.communicate("")

@@ -1,11 +1,10 @@
 """Each frontier setting's gradient against BPTT's at the frontier T (NumPy, float64, one core)."""
 
-import os
 import sys
 
-from bptt_bench.measure.environment import cell_environment
+from bptt_bench.measure.environment import enter_job
 
-os.environ.update(cell_environment(snakemake.threads))  # before any framework is imported
+enter_job(snakemake.threads)  # before any framework is imported
 
 import pandas as pd  # noqa: E402
 

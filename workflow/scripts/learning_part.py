@@ -1,11 +1,10 @@
 """Run one part of a learning experiment (single-threaded) and write its rows."""
 
-import os
 import sys
 
-from bptt_bench.measure.environment import cell_environment
+from bptt_bench.measure.environment import enter_job
 
-os.environ.update(cell_environment(snakemake.threads))  # before any framework is imported
+enter_job(snakemake.threads)  # before any framework is imported
 
 import pandas as pd  # noqa: E402
 

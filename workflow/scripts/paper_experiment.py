@@ -1,11 +1,10 @@
 """Run one of the paper's experiments (bptt_bench.paper.experiments) and write its table."""
 
-import os
 import sys
 
-from bptt_bench.measure.environment import cell_environment
+from bptt_bench.measure.environment import enter_job
 
-os.environ.update(cell_environment(snakemake.threads))  # before any framework is imported
+enter_job(snakemake.threads)  # before any framework is imported
 
 from bptt_bench.paper.experiments import run  # noqa: E402
 from bptt_bench.tables import write_table  # noqa: E402
