@@ -116,3 +116,18 @@ def test_gpu_rows_apart_and_cudnn_speedup():
     assert list(apart_by_device(rows)["impl"]) == ["torch on cuda", "torch_nn on cuda", "torch", "torch_nn"]
     speedup = cudnn_speedup(rows)
     assert len(speedup) == 1 and speedup["speedup"].iloc[0] == pytest.approx(3.0)
+
+
+def test_the_h200_table_draws_device_memory_apart_from_the_hosts():
+    """The GPU check's table (docs/gpu/): a GPU panel's shared row says it is the host's RSS, and its own
+    row names the device memory each framework counts there; the CPU reference keeps its labels."""
+    from bptt_bench.figures.benchmarks import draw_memory_vs_T
+
+    table = apart_by_device(pd.read_csv(Path(__file__).parents[1] / "docs/gpu/h200_2026-11-28.csv"))
+    titles = [ax.get_title() for ax in draw_memory_vs_T(table[table["H"] == 1024]).axes]
+    assert sum(title.split("\n")[1:2] == ["the host's RSS; device memory below"] for title in titles[:4]) == 3
+    assert titles[0].startswith("torch\n") and "host" not in titles[0]  # the CPU reference
+    assert {"torch on cuda native:\ncuda memory, allocator peak (own axis)",
+            "jax on cuda native:\ncuda memory, XLA temp buffers (own axis)",
+            "torch_nn on cuda native:\ncuda memory, allocator peak (own axis)",
+            "torch native: saved tensors (own axis)"} <= set(titles)
