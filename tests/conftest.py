@@ -1,13 +1,14 @@
 import os
 
+from bptt_bench.measure.environment import THREAD_VARIABLES, extend_xla_flags
+
 # One core per test process: the suite runs one process per core (pytest -n auto). Frameworks' default
 # pools take every core and, beside the other workers, wait on each other: PyTorch's streaming-memory
 # test took 63 s instead of 7 s with the other core busy. Set before NumPy, PyTorch or JAX is imported;
 # a value the user set wins. Measuring workers set their own threads (bptt_bench.measure.environment).
-for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+for _variable in THREAD_VARIABLES:
     os.environ.setdefault(_variable, "1")
-if "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+os.environ["XLA_FLAGS"] = extend_xla_flags(os.environ.get("XLA_FLAGS", ""), threads=1)
 
 import numpy as np
 import pytest

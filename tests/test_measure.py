@@ -204,11 +204,12 @@ def test_one_thread_jobs_side_by_side_take_different_cpus(tmp_path):
         pytest.skip("needs two CPUs")
     code = ("import os, sys; from pathlib import Path; from bptt_bench.measure.environment import enter_job; "
             "cpu = enter_job(int(sys.argv[1]), Path(sys.argv[2])); "
-            "print(cpu, sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS'], flush=True); sys.stdin.read()")
+            "print(cpu, sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS'], flush=True); "
+            "sys.stdin.read()")
 
     def job(threads=1):
-        process = subprocess.Popen([sys.executable, "-c", code, str(threads), str(tmp_path)], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen([sys.executable, "-c", code, str(threads), str(tmp_path)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         cpu, affinity = process.stdout.readline().split(" ", 1)
         assert affinity.endswith(f" {threads}\n")  # OMP_NUM_THREADS: the job's threads
         assert cpu == "None" or affinity.startswith(f"[{cpu}] ")  # a pinned job runs on its CPU alone

@@ -216,10 +216,12 @@ def draw_memory_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = N
     for column, impl in enumerate(impls):
         panel = rows[rows["impl"] == impl]
         hidden = _memory_lines(axes[0, column], panel, SHARED_MEMORY, drawn, look)
-        notes = [" on " in impl and "the host's RSS; device memory below", hidden and f"{hidden} values <= 0 B not drawn"]
+        on_device = " on " in impl  # a GPU's rows (analysis.apart_by_device): RSS is the host's there
+        notes = [on_device and "the host's RSS; device memory below",
+                 hidden and f"{hidden} values <= 0 B not drawn"]
         _panel_title(axes[0, column], impl, panel, drawn, "\n".join(n for n in notes if n))
         native = _memory_lines(axes[1, column], panel, NATIVE_MEMORY, drawn, look)
-        title = f"{impl} native:{chr(10) if ' on ' in impl else ' '}{native_memory_label(impl)} (own axis)"
+        title = f"{impl} native:" + ("\n" if on_device else " ") + f"{native_memory_label(impl)} (own axis)"
         axes[1, column].set_title(
             title + (f"\n{native} values <= 0 B not drawn" if native else ""), fontsize=10
         )

@@ -125,7 +125,8 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
         mine = lag_analysis.of_cell(summary, cell)
         n_diverged += _lag_panel(ax, mine, lag_analysis.of_cell(final, cell), regime, trained, look, offsets)
         ax.set_xticks(lags, [f"{lag:g}" for lag in lags])
-        ax.set_title(f"{cell}: {REGIME_TITLES[regime]}" if len(cells) > 1 else REGIME_TITLES[regime], fontsize=10)
+        title = REGIME_TITLES[regime]
+        ax.set_title(f"{cell}: {title}" if len(cells) > 1 else title, fontsize=10)
         if i % columns == 0:
             ax.set_ylabel("held-out test accuracy\n(fraction of target steps)")
         if i + columns >= len(panels):  # nothing below it: this column's x axis
@@ -137,8 +138,8 @@ def draw_learnable_lag(table: pd.DataFrame, setting_style: SettingStyle | None =
     fig.suptitle(
         f"Delayed recall, T={r['T']:g} — {r['dtype']}, H={r['H']:g}, B={r['B']:g}; "
         f"each setting at {rate_choice(table)}\nmean over {_count_range(summary['seeds'])} seeds with "
-        f"{100 * lag_analysis.CONFIDENCE:g} % bootstrap interval, dots per seed; settings offset slightly along L"
-        + _not_run(ran, regimes, cells),
+        f"{100 * lag_analysis.CONFIDENCE:g} % bootstrap interval, dots per seed; "
+        "settings offset slightly along L" + _not_run(ran, regimes, cells),
         fontsize=10,
     )
     handles = [look.handle(s) for s in trained] + [
