@@ -2,6 +2,8 @@
 
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -196,9 +198,6 @@ def test_non_finite_loss_becomes_a_nan_row(monkeypatch):
 def test_one_thread_jobs_side_by_side_take_different_cpus(tmp_path):
     """enter_job pins each one-thread job to a CPU no other holds; with every CPU taken the next runs
     unpinned; a job's CPU is free again once its process ends; a several-thread job is never pinned."""
-    import subprocess
-    import sys
-
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("needs two CPUs")

@@ -74,12 +74,12 @@ def native_memory_label(impl: str) -> str:
     """What a framework's native peak-memory column counts (from the registry when it says); for a
     panel of GPU rows ('torch on cuda', analysis.apart_by_device), the device memory it counts there."""
     name, _, device = impl.partition(" on ")
-    registry = getattr(implementations, "REGISTRY", None)
+    entry = getattr(implementations, "REGISTRY", {}).get(name)
     if device:
-        package = registry[name].package if registry is not None and name in registry else name
+        package = entry.package if entry else name
         return f"{device} memory, " + ("XLA temp buffers" if package == "jax" else "allocator peak")
-    if registry is not None and impl in registry:
-        return registry[impl].native_memory
+    if entry:
+        return entry.native_memory
     return {"numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}.get(
         impl, "framework-reported"
     )
