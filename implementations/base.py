@@ -118,6 +118,11 @@ class Implementation(abc.ABC):
     def set_threads(self, threads: int) -> None:
         """Limit the framework's own thread pool (the caller also sets environment and affinity)."""
 
+    def prepare(self, methods) -> None:
+        """Do now what the first call of one of `methods` would otherwise do once per process
+        (an import, say), so that a measured cell's time and memory are its method's. The
+        measuring process calls this before its first cell."""
+
     def backend_info(self) -> str:
         """The library doing the arithmetic, for provenance."""
         return ""

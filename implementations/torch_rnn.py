@@ -14,15 +14,10 @@ import weakref
 
 import numpy as np
 import torch
-import torch._dynamo  # noqa: F401 - see below
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .base import READOUT, Implementation
-
-# torch.utils.checkpoint imports torch._dynamo on its first call (about 800 modules: 0.9 s and
-# 60-80 MB of resident memory). Imported with this module instead, so that a measured
-# checkpointed cell's time and memory are the method's, not a one-off import's.
 
 
 def tanh_step(params, state, projected):
@@ -149,6 +144,14 @@ class TorchRNN(Implementation):
 
     def set_threads(self, threads):
         torch.set_num_threads(threads)
+
+    def prepare(self, methods):
+        if "checkpointed" in methods:
+            # torch.utils.checkpoint imports torch._dynamo on its first call (about 800 modules, 60-80 MB
+            # of resident memory): imported now, not inside a measured cell. Not at module import,
+            # where every other method and the matmul peak paid for it: a measuring worker's import
+            # took 5.3 s with it and 2.3 s without, the torch peak measurement 8.4-9.0 s and 4.6-4.7 s.
+            import torch._dynamo  # noqa: F401
 
     def backend_info(self):
         blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"

@@ -143,6 +143,30 @@ def test_cell_row_in_a_worker_process():
     assert row["mode"] == "training" and row["cpu_s"] > 0 and not math.isnan(row["cpu_per_wall"])
 
 
+def test_prepare_leaves_nothing_for_a_measured_cell_to_import():
+    """After impl.prepare(methods), as the measuring process calls it before its first cell, no
+    method's first call imports a module (an import inside a cell would count in its time and
+    RSS): PyTorch's checkpointed BPTT imports torch._dynamo on its first call unless prepared.
+    A fresh interpreter, so that no other test has imported anything yet."""
+    code = """
+import sys
+import implementations
+from bptt_bench.problems import random_problem
+METHODS = {"bptt": {}, "tbptt": {"k1": 4, "k2": 8}, "checkpointed": {"segment": 8}}
+for name in implementations.NAMES:
+    impl = implementations.load(name)
+    impl.prepare(set(METHODS))
+    params, x, y, mask = random_problem(16, 2, 3, 4, 3, "float32", seed=0)
+    impl.train(params, x, y, mask, "bptt", lr=0.1)  # the framework's own first-call set-up
+    before = set(sys.modules)
+    for method, options in METHODS.items():
+        impl.train(params, x, y, mask, method, lr=0.1, **options)
+    print(name, *sorted(set(sys.modules) - before))
+"""
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert lines.splitlines() == list(implementations.NAMES), lines
+
+
 def test_loss_of_a_row_is_the_timed_training_pass():
     """BPTT and TBPTT rows time training; the loss is the sum of L_j of one pass, the gradient
     norm that of the summed updates (for BPTT: the gradient's)."""
