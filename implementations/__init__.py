@@ -25,13 +25,14 @@ class Entry:
     module: str  # the module whose IMPLEMENTATION this is
     package: str  # the distribution whose version provenance records
     native_memory: str  # what its measure_peak_bytes counts (label of its native memory figure)
+    device_memory: str = ""  # what it counts on a GPU instead, where it runs on one
 
 
 REGISTRY = {
     "numpy": Entry("implementations.numpy_rnn", "numpy", "tracemalloc"),
-    "torch": Entry("implementations.torch_rnn", "torch", "saved tensors"),
-    "jax": Entry("implementations.jax_rnn", "jax", "XLA temp buffers"),
-    "torch_nn": Entry("implementations.torch_nn", "torch", "saved tensors"),
+    "torch": Entry("implementations.torch_rnn", "torch", "saved tensors", "allocator peak"),
+    "jax": Entry("implementations.jax_rnn", "jax", "XLA temp buffers", "XLA temp buffers"),
+    "torch_nn": Entry("implementations.torch_nn", "torch", "saved tensors", "allocator peak"),
 }
 NAMES = tuple(REGISTRY)  # also the plotting order
 PACKAGES = tuple(dict.fromkeys(entry.package for entry in REGISTRY.values()))  # each once, in order

@@ -307,13 +307,22 @@ def frontier_T(records) -> int | None:
     return max(spacings, key=lambda T: (len(spacings[T]), T)) if spacings else None
 
 
+ON_DEVICE = " on "  # 'torch on cuda': a framework's rows on a device other than the CPU
+
+
 def apart_by_device(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows with a non-CPU cell's framework named with its device ('torch on cuda'), so that
     figures faceted by framework draw CPU and GPU rows in separate panels; CPU rows unchanged."""
     if "device" not in rows:
         return rows
     on_gpu = rows["device"].fillna("cpu") != "cpu"
-    return rows.assign(impl=rows["impl"].where(~on_gpu, rows["impl"] + " on " + rows["device"].astype(str)))
+    return rows.assign(impl=rows["impl"].where(~on_gpu, rows["impl"] + ON_DEVICE + rows["device"].astype(str)))
+
+
+def impl_and_device(name: str) -> tuple[str, str]:
+    """('torch', 'cuda') of a panel name made by apart_by_device; ('torch', '') of a CPU one."""
+    impl, _, device = name.partition(ON_DEVICE)
+    return impl, device
 
 
 SAME_CELL = ["device", "cell", "method", "mode", "T", "k1", "k2", "segment", "B", "H", "D", "O", "dtype"]

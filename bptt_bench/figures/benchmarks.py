@@ -216,7 +216,7 @@ def draw_memory_vs_T(table: pd.DataFrame, setting_style: SettingStyle | None = N
     for column, impl in enumerate(impls):
         panel = rows[rows["impl"] == impl]
         hidden = _memory_lines(axes[0, column], panel, SHARED_MEMORY, drawn, look)
-        on_device = " on " in impl  # a GPU's rows (analysis.apart_by_device): RSS is the host's there
+        on_device = bool(analysis.impl_and_device(impl)[1])  # a GPU's rows: RSS is the host's there
         notes = [on_device and "the host's RSS; device memory below",
                  hidden and f"{hidden} values <= 0 B not drawn"]
         _panel_title(axes[0, column], impl, panel, drawn, "\n".join(n for n in notes if n))

@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 import implementations
+from bptt_bench.analysis.benchmarks import impl_and_device
 
 # Okabe-Ito, then Tol's muted colours: distinguishable for colour-blind readers; no grey, no yellow.
 COLOURS = (
@@ -73,11 +74,10 @@ def impl_order(present: Iterable[str]) -> list[str]:
 def native_memory_label(impl: str) -> str:
     """What a framework's native peak-memory column counts (from the registry when it says); for a
     panel of GPU rows ('torch on cuda', analysis.apart_by_device), the device memory it counts there."""
-    name, _, device = impl.partition(" on ")
+    name, device = impl_and_device(impl)
     entry = getattr(implementations, "REGISTRY", {}).get(name)
     if device:
-        package = entry.package if entry else name
-        return f"{device} memory, " + ("XLA temp buffers" if package == "jax" else "allocator peak")
+        return f"{device} memory, {entry.device_memory if entry else 'framework-reported'}"
     if entry:
         return entry.native_memory
     return {"numpy": "tracemalloc", "torch": "saved tensors", "jax": "XLA temp buffers"}.get(
