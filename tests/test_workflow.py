@@ -113,8 +113,8 @@ def test_per_cell_settings_reach_only_their_cell():
     assert elman and all(kw["cell"] == "rnn_tanh" and kw["seeds"] != [7] and "per_cell" not in kw for kw in elman)
 
 
-def test_default_and_smoke_configs_are_valid():
-    for name in ("config.yaml", "smoke.yaml"):
+def test_default_full_and_smoke_configs_are_valid():
+    for name in ("config.yaml", "full.yaml", "smoke.yaml"):
         assert expand(load_config(ROOT / "config" / name))
 
 
