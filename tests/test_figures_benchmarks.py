@@ -174,3 +174,10 @@ def test_gated_cells_are_their_own_settings(grid, tmp_path):
     assert truncation[truncation["method"] == "bptt"].groupby("impl").size().eq(1).all()
     for plot in PLOTS:
         assert all(p.exists() for p in plot(table, tmp_path / plot.__name__))
+
+
+def test_a_panel_names_the_settings_outside_its_frameworks_grids():
+    fig = benchmarks.draw_time_vs_T(synthetic_table(grid=True))
+    titles = {ax.get_title().split("\n")[0]: ax.get_title() for ax in fig.axes if ax.get_title()}
+    assert "not in its grids: TBPTT(32, 8)" in titles["jax"]
+    assert "not in its grids" not in titles["numpy"]

@@ -92,9 +92,9 @@ def _panels(rows: pd.DataFrame, n_rows: int = 1, sharey="all") -> tuple[Figure, 
 
 
 def _panel_title(ax, impl: str, panel: pd.DataFrame, drawn: list[str], extra: str = "") -> None:
-    """Framework name, then one line per note: failed cells, settings not run, extra."""
+    """Framework name, then one line per note: failed cells, settings outside its grids (config), extra."""
     absent = [s for s in drawn if s not in set(panel["setting"])]
-    notes = [extra, _not_plotted(panel), absent and "not run: " + ", ".join(absent)]
+    notes = [extra, _not_plotted(panel), absent and "not in its grids: " + ", ".join(absent)]
     ax.set_title("\n".join([impl] + [n for n in notes if n]), fontsize=10)
 
 
