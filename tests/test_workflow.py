@@ -118,6 +118,16 @@ def test_default_full_and_smoke_configs_are_valid():
         assert expand(load_config(ROOT / "config" / name))
 
 
+def test_the_full_study_is_the_default_with_every_grid_in_every_framework():
+    """config/full.yaml differs from config/config.yaml only in its grids, which hold the default's cells and more."""
+    default, full = (load_config(ROOT / "config" / name) for name in ("config.yaml", "full.yaml"))
+    grids = [config["benchmark"].pop("grids") for config in (default, full)]
+    assert full == default
+    assert all("impls" not in grid for grid in grids[1]) and [g["name"] for g in grids[1]] == [g["name"] for g in grids[0]]
+    default["benchmark"]["grids"], full["benchmark"]["grids"] = grids
+    assert set(expand(default)) < set(expand(full))
+
+
 BAD = [
     ("unknown impl", ["benchmark", "impls"], ["numpy", "tensorflow"], "benchmark.impls"),
     ("T < 1", ["benchmark", "grids", 0, "T"], [64, 0], "benchmark.grids[0].T[1]"),
