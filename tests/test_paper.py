@@ -1,6 +1,7 @@
 """The paper builds from whatever tables a run has, and its text follows the tables."""
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -126,3 +127,40 @@ def test_the_learnable_lag_table_reaches_the_paper(tmp_path):
     text = " ".join(paper_text(tmp_path, bench_table(), learnable_lag=two_cells).split())
     assert "Largest learned delayed-recall lag per recurrent cell and setting" in text and "lstm" in text
 
+
+
+# The study's figure PDFs (points, width x height) at the time of writing; gradient_bias is a page tall.
+FIGURE_SIZES = {
+    "time_vs_T": (1405, 331), "memory_vs_T": (1405, 612), "truncation_heatmaps": (1088, 304),
+    "peak_fraction": (1405, 331), "learnable_lag": (1088, 669), "loss_curves": (908, 605), "pareto": (872, 612),
+    "gradient_decay": (599, 338), "gradient_bias": (872, 900), "truncated_norms": (440, 268), "echo": (440, 268),
+    "derivative_free": (440, 268),
+}
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
+@pytest.mark.parametrize("pareto_height", range(200, 1300, 150))  # moves the page breaks of the sections after it
+def test_figures_are_numbered_in_the_order_they_are_printed(tmp_path, pareto_height):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figures = []
+    for name, (width, height) in (FIGURE_SIZES | {"pareto": (872, pareto_height)}).items():
+        figure = Figure(figsize=(width / 72, height / 72))
+        figure.add_subplot().set_title(name)
+        figures.append(tmp_path / f"{name}.pdf")
+        figure.savefig(figures[-1])
+    tables = {"benchmarks": bench_table(), "learnable_lag": lag_table()}
+    claims_table = claims.claims_table(tables)
+    write_table(claims_table, tmp_path / "claims.csv")
+    record = numbers.json_safe(numbers.numbers(tables, list(FIGURE_SIZES), claims_table))
+    (tmp_path / "numbers.json").write_text(json.dumps(record))
+    pdf = build.build_pdf(ROOT / "paper/paper.typ", tmp_path / "numbers.json", tmp_path / "claims.csv", figures,
+                          tmp_path / "paper.pdf")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    printed = [int(n) for n in re.findall(r"^Figure (\d+):", text, re.MULTILINE)]
+    assert len(printed) == len(FIGURE_SIZES)
+    assert printed == sorted(printed)
