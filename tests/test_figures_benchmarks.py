@@ -125,6 +125,20 @@ def test_summary_has_a_table_per_figure_naming_failures():
     )
 
 
+def test_the_time_table_says_which_cells_did_not_run_at_the_largest_T():
+    table = synthetic_table()
+    T_max = analysis.scaling_block(table)["T"].max()
+    at_T = table["T"].eq(T_max) & table["method"].eq("tbptt")
+    short = at_T & table["k1"].eq(32) & table["k2"].eq(8)  # as a grid that stops below T_max
+    missing = at_T & table["k1"].eq(16) & table["k2"].eq(16) & table["impl"].eq("jax")
+    summary = benchmarks.summarize(table[~(short | missing)])["time_vs_T"]
+    times = {row[0]: row[1:] for row in summary["table"]["rows"]}
+    assert "TBPTT(32, 8)" not in times and "TBPTT(16, 16)" in times
+    assert times["TBPTT(16, 16)"][summary["table"]["columns"].index("jax") - 1] == "not run"
+    assert f"TBPTT(32, 8): no cell at T={T_max:g} (its cells stop at T=1024)" in summary["notes"]
+    assert "" not in (text for row in times.values() for text in row)
+
+
 def test_a_study_without_a_block_gets_a_note_in_its_place(tmp_path):
     """A study with no truncation grid (config/gpu.yaml), or whose cells were all skipped (cuda without a GPU),
     still writes every figure and summary entry, saying why there is nothing to draw."""

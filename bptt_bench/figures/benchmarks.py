@@ -483,7 +483,13 @@ def _summarize_scaling(table: pd.DataFrame) -> dict[str, dict]:
     T_max = int(rows.loc[rows["ok"], "T"].max())
     failed_at_T = rows[~rows["ok"] & (rows["T"] == T_max)]
     status = failed_at_T.pivot(index="setting", columns="impl", values="status").reindex_like(times)
-    time_table = times.map(_g3).mask(times.isna() & status.notna(), status).fillna("not run").reset_index()
+    # a setting whose grid stops below T_max (the gated cells) has no row here, only a note
+    shorter = times.index[times.isna().all(axis=1) & status.isna().all(axis=1)]
+    time_table = times.map(_g3).mask(times.isna(), status.fillna("not run")).drop(index=shorter).reset_index()
+    shorter_note = [
+        f"{setting}: no cell at T={T_max} (its cells stop at T={rows.loc[rows['setting'] == setting, 'T'].max():g})"
+        for setting in shorter
+    ]
     memory = analysis.memory_growth(rows)
     model = memory[memory["measure"] == MODEL_MEMORY]
     model_ratios = model.set_index(["setting", "impl"])["ratio"].to_dict()
@@ -514,7 +520,7 @@ def _summarize_scaling(table: pd.DataFrame) -> dict[str, dict]:
             "title": f"Time per sequence at T={T_max} ({_config_text(rows)})",
             "says": f"Median time per sequence of each setting at the largest T, in seconds ({_mode_text(rows)}).",
             "table": _records(time_table, {"setting": str} | {i: str for i in impl_order(times.columns)}),
-            "notes": _failures(rows) + flag_note,
+            "notes": _failures(rows) + shorter_note + flag_note,
         },
         "memory_vs_T": {
             "title": "How BPTT's peak memory grows with T",
