@@ -200,7 +200,10 @@ def test_scaling_block_draws_checkpointed_at_sqrt_T_as_one_setting():
 
 
 def test_checkpoint_costs_are_exact_at_the_issue_T_or_every_T_measured():
-    costs = bench.checkpoint_costs(bench.scaling_block(_checkpointed_table()))
+    gated = [_bench_row(impl, "bptt", 1024, cell=cell, time=4.0, rss=3000.0, grid="cells")
+             for impl in ("numpy", "torch") for cell in ("lstm", "gru")]  # the gated cells' BPTT at the same T
+    table = pd.concat([_checkpointed_table().assign(cell="rnn_tanh"), pd.DataFrame(gated)], ignore_index=True)
+    costs = bench.checkpoint_costs(bench.scaling_block(table))
     assert list(zip(costs["T"], costs["impl"])) == [(1024, "numpy"), (1024, "torch"), (4096, "numpy"), (4096, "torch")]
     assert np.allclose(costs["memory_saved"], 0.9) and np.allclose(costs["native_saved"], 0.75)
     assert np.allclose(costs["model_saved"], 0.95) and np.allclose(costs["time_added"], 0.25)

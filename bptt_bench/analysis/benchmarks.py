@@ -273,8 +273,9 @@ def checkpoint_costs(rows: pd.DataFrame, Ts=CHECKPOINT_T) -> pd.DataFrame:
     time_added (its time / BPTT's - 1).
     """
     ok = rows[rows["ok"]]
-    bptt = ok[ok["method"] == "bptt"].set_index(["impl", "T"])
-    sqrt = ok[ok["setting"].str.contains(settings.SQRT_SEGMENT, regex=False)].set_index(["impl", "T"])
+    keys = ["impl", "T"] + (["cell"] if "cell" in ok else [])  # the LSTM's BPTT is no reference for the Elman cell
+    bptt = ok[ok["method"] == "bptt"].set_index(keys)
+    sqrt = ok[ok["setting"].str.contains(settings.SQRT_SEGMENT, regex=False)].set_index(keys)
     both = sqrt.merge(bptt, left_index=True, right_index=True, suffixes=("", "_bptt")).reset_index()
     if both["T"].isin(Ts).any():
         both = both[both["T"].isin(Ts)]
