@@ -54,6 +54,23 @@ def test_numbers_leave_out_what_the_run_lacks():
     assert {"echo", "learning", "learnable_lag", "derivative_free"} <= set(record["missing"])
 
 
+def test_a_cell_in_two_grids_counts_in_both():
+    """A cell measured once for two grids names both (`scaling,truncation`): the paper's scaling table and
+    k1 x k2 numbers both include it."""
+    base = bench_table().iloc[0].to_dict() | dict(impl="numpy", status="ok", peak_rss_bytes=100.0, T=256)
+    rows = [base | dict(method="bptt", T=64, time_median_s=0.01, grid="scaling"),
+            base | dict(method="bptt", time_median_s=0.04, grid="scaling,truncation"),
+            base | dict(method="checkpointed", segment=16, time_median_s=0.05, grid="scaling,checkpoint_spacing")]
+    rows += [base | dict(method="tbptt", k1=k1, k2=k2, time_median_s=0.001 * k1 * k2,
+                         grid="scaling,truncation" if (k1, k2) == (8, 8) else "truncation")
+             for k1 in (4, 8) for k2 in (4, 8)]
+    bench = pd.DataFrame(rows, columns=[*BENCHMARK_COLUMNS, "grid"])
+    scaling = numbers.scaling(bench)
+    assert {r["setting"] for r in scaling["rows"]} == {"TBPTT(8, 8)", "checkpointed BPTT(c=16)"}
+    grid = numbers.truncation_grid(bench)
+    assert grid["rows"][0]["n"] == "4" and grid["rows"][0]["slowest"] == "TBPTT(8, 8)"
+
+
 def test_learnable_lag_numbers_give_the_largest_learned_lag_per_setting_and_regime():
     record = numbers.numbers({"learnable_lag": lag_table()}, [])["learnable_lag"]
     assert record["regimes"] == ["gradient", "online equal data"]

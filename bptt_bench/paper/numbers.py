@@ -15,6 +15,7 @@ import pandas as pd
 
 from bptt_bench import claims
 from bptt_bench.analysis import learnable_lag as lag_analysis
+from bptt_bench.analysis.benchmarks import in_grid
 from bptt_bench.analysis.learning import decay_per_step, framework_spread
 from bptt_bench.analysis.settings import label
 from bptt_bench.experiments.echo import expected_level
@@ -81,9 +82,10 @@ SIZES = ["B", "H", "D", "O", "dtype", "threads"]
 
 
 def main_block(bench: pd.DataFrame, grid: str) -> pd.DataFrame:
-    """The rows of grid `grid` if rows name their grid, else the rows of the most common sizes."""
-    if "grid" in bench and bench["grid"].eq(grid).any():
-        return bench[bench["grid"].eq(grid)]
+    """The rows of grid `grid` if rows name their grid (a cell in several grids names them all), else the rows
+    of the most common sizes."""
+    if "grid" in bench and in_grid(bench, grid).any():
+        return bench[in_grid(bench, grid)]
     sizes = bench[SIZES].astype(str).agg("/".join, axis=1)
     return bench[sizes.eq(sizes.mode().iloc[0])]
 
