@@ -135,6 +135,15 @@ def test_changing_a_table_value_changes_the_paper(tmp_path):
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None,
                     reason="pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
+def test_a_semicolon_after_a_number_is_printed(tmp_path):
+    """Typst ends an embedded expression at a semicolon and drops it (`#x;`): the source escapes it."""
+    text = " ".join(paper_text(tmp_path, bench_table()).split())
+    assert "JAX 0.10; 1 thread(s) per cell" in text
+    assert re.search(r"it pays 0\.5192; knowing both", text)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
 def test_the_learnable_lag_table_reaches_the_paper(tmp_path):
     text = paper_text(tmp_path, bench_table(), learnable_lag=lag_table())
     assert "Largest learned delayed-recall lag" in text and "readout only" in text
