@@ -157,6 +157,15 @@ def test_partly():
     assert check("tbptt_cost", {"benchmarks": both}).verdict == "partly"
 
 
+def test_checkpointing_claims_judge_the_spacing_nearest_sqrt_T():
+    """A spacing grid's c = 1024 at T = 4096 keeps a quarter of the states by design: Chen's sublinear-memory
+    claim is judged on c = 64, and the evidence names the spacing."""
+    rows = bench(("numpy", "bptt", 4096, None, None, 1.0, 1000), ("numpy", "checkpointed", 4096, None, None, 1.2, 40),
+                 ("numpy", "checkpointed", 4096, None, None, 1.1, 300))
+    result = check("chen_checkpointing", {"benchmarks": rows.assign(segment=[np.nan, 64.0, 1024.0])})
+    assert result.verdict == "holds" and "numpy c=64: time 1.20x" in result.evidence and "1024" not in result.evidence
+
+
 def test_absent_table_or_column_is_not_tested_with_the_reason():
     result = check("chen_checkpointing", {})
     assert result == ("not tested", "table benchmarks was not produced in this run")
