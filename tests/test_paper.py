@@ -34,15 +34,16 @@ def lag_table():
     return pd.concat([lag_runs(*runs), lag_runs(*runs[:2], regime="online_equal_data")], ignore_index=True)
 
 
-def paper_text(tmp_path, bench, **more) -> str:
-    """Build numbers, claims and the PDF from `bench` (and `more` tables), as the workflow does; the PDF's text."""
+def paper_text(tmp_path, bench, figures=(), **more) -> str:
+    """Build numbers, claims and the PDF from `bench` (and `more` tables, and the figure PDFs at `figures`), as
+    the workflow does; the PDF's text."""
     tables = {"benchmarks": bench, **more}
     claims_table = claims.claims_table(tables)
     write_table(claims_table, tmp_path / "claims.csv")
-    record = numbers.json_safe(numbers.numbers(tables, [], claims_table))
+    record = numbers.json_safe(numbers.numbers(tables, [figure.stem for figure in figures], claims_table))
     (tmp_path / "numbers.json").write_text(json.dumps(record))
-    pdf = build.build_pdf(ROOT / "paper/paper.typ", tmp_path / "numbers.json", tmp_path / "claims.csv", [],
-                          tmp_path / "paper.pdf")
+    pdf = build.build_pdf(ROOT / "paper/paper.typ", tmp_path / "numbers.json", tmp_path / "claims.csv",
+                          list(figures), tmp_path / "paper.pdf")
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
@@ -154,7 +155,6 @@ def test_the_learnable_lag_table_reaches_the_paper(tmp_path):
     assert "Largest learned delayed-recall lag per recurrent cell and setting" in text and "lstm" in text
 
 
-
 # The study's figure PDFs (points, width x height) at the time of writing; gradient_bias is a page tall.
 FIGURE_SIZES = {
     "time_vs_T": (1405, 331), "memory_vs_T": (1405, 612), "truncation_heatmaps": (1088, 304),
@@ -179,14 +179,7 @@ def test_figures_are_numbered_in_the_order_they_are_printed(tmp_path, pareto_hei
         figure.add_subplot().set_title(name)
         figures.append(tmp_path / f"{name}.pdf")
         figure.savefig(figures[-1])
-    tables = {"benchmarks": bench_table(), "learnable_lag": lag_table()}
-    claims_table = claims.claims_table(tables)
-    write_table(claims_table, tmp_path / "claims.csv")
-    record = numbers.json_safe(numbers.numbers(tables, list(FIGURE_SIZES), claims_table))
-    (tmp_path / "numbers.json").write_text(json.dumps(record))
-    pdf = build.build_pdf(ROOT / "paper/paper.typ", tmp_path / "numbers.json", tmp_path / "claims.csv", figures,
-                          tmp_path / "paper.pdf")
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    printed = [int(n) for n in re.findall(r"^Figure (\d+):", text, re.MULTILINE)]
+    text = paper_text(tmp_path, bench_table(), figures, learnable_lag=lag_table())
+    printed = [int(n) for n in re.findall(r"^\s*Figure (\d+):", text, re.MULTILINE)]
     assert len(printed) == len(FIGURE_SIZES)
     assert printed == sorted(printed)
